@@ -1,0 +1,213 @@
+/**
+ * Command-line wiring: commander options generated from the settings table (src/config.ts), the
+ * `run` and `migrate` commands, signals, and the mapping from errors to one-line messages and exit
+ * codes (src/errors.ts). No relay logic lives here.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import {
+  SETTINGS,
+  loadConfig,
+  loggableConfig,
+  settingsFor,
+  type Command as CommandName,
+  type ConfigSources,
+  type SettingKey,
+} from './config.js';
+import { checkConnection, createPool } from './db.js';
+import { ExitCode, RelayExit, describeError } from './errors.js';
+import { createLogger, type Logger } from './log.js';
+import { migrate } from './migrate.js';
+import { outboxNames } from './names.js';
+import { Relay, type RelayHooks } from './relay/relay.js';
+import { onShutdownSignals } from './signals.js';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0    success, or a graceful shutdown after SIGTERM/SIGINT
+  1    internal error (a bug: the log has the stack)
+  2    invalid configuration or usage
+  3    a required service or object is missing: PostgreSQL/Kafka unreachable, table not migrated
+  4    the database schema is newer than this outbox-relay: upgrade it
+  130  a second SIGTERM/SIGINT forced the exit`;
+
+const ROOT_HELP = `
+outbox-relay publishes the rows your application writes to a PostgreSQL outbox table to Kafka:
+at least once, in outbox order per key, marking a row only after Kafka acknowledged it.
+
+Quick start:
+  export DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres KAFKA_BROKERS=127.0.0.1:9092
+  outbox-relay migrate          # create the outbox table (safe to run again)
+  outbox-relay run              # relay until SIGTERM
+
+In your application's transaction:
+  INSERT INTO outbox (topic, key, payload, headers)
+  VALUES ('orders', 'order-42', convert_to('{"status":"paid"}', 'UTF8'), '{"type":"OrderPaid"}');
+
+Settings come from flags > environment > --env-file files > defaults; see \`outbox-relay run --help\`.
+${EXIT_CODES_HELP}`;
+
+function addSettings(cmd: Command, name: CommandName): Command {
+  for (const key of settingsFor(name)) {
+    const spec = SETTINGS[key];
+    const defaultText = spec.default === undefined ? 'required' : `default ${String(spec.default)}`;
+    const help = `${spec.doc} [env ${spec.env}; ${defaultText}]`;
+    if (spec.arg === null) {
+      // Booleans default to true in this table; the flag turns them off.
+      const off = `${spec.doc} On by default; this flag turns it off. [env ${spec.env}=false]`;
+      cmd.addOption(new Option(`${spec.flag.replace('--', '--no-')}`, off));
+    } else {
+      cmd.addOption(new Option(`${spec.flag} ${spec.arg}`, help));
+    }
+  }
+  cmd.addOption(
+    new Option('--env-file <path>', 'read settings from a .env file (repeatable; later files win; the environment and flags override)').argParser(
+      (value: string, previous: string[] = []) => [...previous, value],
+    ),
+  );
+  return cmd;
+}
+
+/** Settings given on the command line only (commander also fills in defaults, which must not win over env). */
+function flagValues(cmd: Command, name: CommandName): ConfigSources['flags'] {
+  const flags: Partial<Record<SettingKey, string | boolean>> = {};
+  const opts = cmd.opts<Record<string, unknown>>();
+  for (const key of settingsFor(name)) {
+    if (cmd.getOptionValueSource(key) === 'cli') flags[key] = opts[key] as string | boolean;
+  }
+  return flags;
+}
+
+function sources(cmd: Command, name: CommandName): ConfigSources {
+  return { flags: flagValues(cmd, name), env: process.env, envFiles: cmd.opts<{ envFile?: string[] }>().envFile ?? [] };
+}
+
+async function runCommand(cmd: Command): Promise<number> {
+  const config = loadConfig('run', sources(cmd, 'run'));
+  const log = createLogger(config.logLevel);
+  log.info({ version: VERSION, node: process.version, config: loggableConfig(config) }, 'starting outbox-relay');
+  const relay = new Relay(config, log, { hooks: testHooks() });
+  let forced = false;
+  const signals = onShutdownSignals({
+    first: (signal) => {
+      log.info({ signal }, 'signal received: stopping gracefully (send it again to force)');
+      void relay.stop();
+    },
+    second: (signal) => {
+      forced = true;
+      log.warn({ signal }, 'second signal: forcing exit; in-flight rows stay pending');
+      log.flush();
+      process.exit(ExitCode.FORCED);
+    },
+  });
+  try {
+    await relay.run();
+    await relay.stop();
+    return forced ? ExitCode.FORCED : ExitCode.OK;
+  } finally {
+    signals.dispose();
+    log.flush();
+  }
+}
+
+async function migrateCommand(cmd: Command): Promise<number> {
+  const config = loadConfig('migrate', sources(cmd, 'migrate'));
+  const log = createLogger(config.logLevel);
+  const pool = createPool(
+    { databaseUrl: config.databaseUrl, connectTimeoutMs: config.dbConnectTimeoutMs, applicationName: 'outbox-relay:migrate', max: 1 },
+    log,
+  );
+  try {
+    await checkConnection(pool, config.databaseUrl);
+    const names = outboxNames(config.schema, config.table);
+    const result = await migrate(pool, names, log);
+    const what = `${config.schema}.${config.table}`;
+    process.stdout.write(
+      result.applied.length > 0
+        ? `migrated ${what} to version ${result.version} (applied ${result.applied.join(', ')})\n`
+        : `${what} is already at version ${result.version}; nothing to do\n`,
+    );
+    return ExitCode.OK;
+  } finally {
+    await pool.end().catch(() => undefined);
+    log.flush();
+  }
+}
+
+/**
+ * Fault-test seam: OUTBOX_RELAY_TEST_KILL_AFTER_ACK=N kills the process with SIGKILL after batch N was
+ * acknowledged by Kafka and before it is marked — the crash window guarantee G3 is about. Not a
+ * setting: it exists only so test/fault can hit that window deterministically.
+ */
+function testHooks(): RelayHooks | undefined {
+  const n = Number(process.env.OUTBOX_RELAY_TEST_KILL_AFTER_ACK);
+  if (!Number.isInteger(n) || n < 1) return undefined;
+  return {
+    afterAck: (_rows, batch) => {
+      if (batch === n) process.kill(process.pid, 'SIGKILL');
+    },
+  };
+}
+
+export function buildProgram(handlers: { run: (cmd: Command) => Promise<number>; migrate: (cmd: Command) => Promise<number> }): {
+  program: Command;
+  result: () => Promise<number>;
+} {
+  let pending: Promise<number> = Promise.resolve(ExitCode.OK);
+  const program = new Command('outbox-relay')
+    .version(VERSION, '-V, --version')
+    .description('Relay transactional-outbox rows from PostgreSQL to Kafka.')
+    .addHelpText('after', ROOT_HELP)
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)');
+  addSettings(
+    program
+      .command('run')
+      .description('Publish pending outbox rows to Kafka until SIGTERM/SIGINT (LISTEN/NOTIFY wake-up, polling as safety net).')
+      .addHelpText('after', EXIT_CODES_HELP),
+    'run',
+  ).action((_opts, cmd: Command) => {
+    pending = handlers.run(cmd);
+  });
+  addSettings(
+    program
+      .command('migrate')
+      .description('Create or upgrade the outbox schema. Safe to run again and from many processes at once.')
+      .addHelpText('after', EXIT_CODES_HELP),
+    'migrate',
+  ).action((_opts, cmd: Command) => {
+    pending = handlers.migrate(cmd);
+  });
+  return { program, result: () => pending };
+}
+
+export async function main(argv: string[] = process.argv): Promise<number> {
+  const { program, result } = buildProgram({ run: runCommand, migrate: migrateCommand });
+  try {
+    if (argv.length <= 2) {
+      program.outputHelp();
+      return ExitCode.USAGE;
+    }
+    await program.parseAsync(argv);
+    return await result();
+  } catch (err) {
+    return report(err);
+  }
+}
+
+function report(err: unknown, log?: Logger): number {
+  if (err instanceof CommanderError) {
+    // --help and --version end up here too, with exit code 0.
+    return err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
+  }
+  if (err instanceof RelayExit) {
+    process.stderr.write(`outbox-relay: ${err.message}\n`);
+    return err.exitCode;
+  }
+  process.stderr.write(`outbox-relay: internal error: ${describeError(err)} (this is a bug; please report it)\n`);
+  if (err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  log?.fatal({ err }, 'internal error');
+  return ExitCode.INTERNAL;
+}

@@ -1,0 +1,319 @@
+/**
+ * The single typed definition of every setting: name, environment variable, flag, default, and the
+ * documentation line. It feeds validation (zod), `--help` (src/cli.ts), and the README table
+ * (scripts/config-table.ts; test/unit/config.test.ts fails when the README drifts from it).
+ *
+ * Precedence, highest first: command-line flags > environment > --env-file files (later files win)
+ * > defaults. Env files are parsed with dotenv (the de-facto .env grammar: quotes, escapes, comments,
+ * multi-line values) rather than a home-grown parser, and they never leak into process.env.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseDotenv } from 'dotenv';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+import { IDENTIFIER, MAX_SCHEMA_LENGTH, MAX_TABLE_LENGTH } from './names.js';
+
+export type Command = 'run' | 'migrate';
+
+interface SettingSpec<T> {
+  /** Environment variable (and env-file key). */
+  env: string;
+  /** Long flag without the value part, e.g. "--batch-size". Booleans get "--no-x" automatically. */
+  flag: string;
+  /** Value placeholder in --help; null for booleans. */
+  arg: string | null;
+  /** undefined = required. */
+  default: T | undefined;
+  doc: string;
+  /** What a valid value looks like, for the error line. */
+  expect: string;
+  schema: z.ZodType<T>;
+  commands: readonly Command[];
+  /** Never printed in logs or errors. */
+  secret?: boolean;
+}
+
+const BOTH = ['run', 'migrate'] as const;
+const RUN = ['run'] as const;
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])]).transform(
+  (v) => v === true || v === 'true' || v === '1' || v === 'yes' || v === 'on',
+);
+const identifier = (max: number) => z.string().max(max).regex(IDENTIFIER);
+
+function setting<T>(spec: SettingSpec<T>): SettingSpec<T> {
+  return spec;
+}
+
+/** Every setting. Order here is the order of --help and the README table. */
+export const SETTINGS = {
+  databaseUrl: setting({
+    env: 'DATABASE_URL',
+    flag: '--database-url',
+    arg: '<url>',
+    default: undefined,
+    doc: 'PostgreSQL connection string (postgres://user:password@host:port/db).',
+    expect: 'a postgres:// or postgresql:// URL',
+    schema: z.string().regex(/^postgres(ql)?:\/\/.+/),
+    commands: BOTH,
+    secret: true,
+  }),
+  kafkaBrokers: setting({
+    env: 'KAFKA_BROKERS',
+    flag: '--kafka-brokers',
+    arg: '<list>',
+    default: undefined,
+    doc: 'Comma-separated Kafka bootstrap brokers (host:port,host:port).',
+    expect: 'a comma-separated list of host:port',
+    schema: z
+      .string()
+      .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean))
+      .pipe(z.array(z.string().regex(/^[^\s:,]+:\d{1,5}$/)).min(1)),
+    commands: RUN,
+  }),
+  kafkaClientId: setting({
+    env: 'KAFKA_CLIENT_ID',
+    flag: '--kafka-client-id',
+    arg: '<id>',
+    default: 'outbox-relay',
+    doc: 'Kafka client id (shows up in broker logs and quotas).',
+    expect: 'a non-empty string of letters, digits, ".", "_" or "-"',
+    schema: z.string().regex(/^[A-Za-z0-9._-]+$/),
+    commands: RUN,
+  }),
+  schema: setting({
+    env: 'OUTBOX_SCHEMA',
+    flag: '--schema',
+    arg: '<name>',
+    default: 'public',
+    doc: 'PostgreSQL schema that holds the outbox table.',
+    expect: `a lower-case identifier of at most ${MAX_SCHEMA_LENGTH} characters`,
+    schema: identifier(MAX_SCHEMA_LENGTH),
+    commands: BOTH,
+  }),
+  table: setting({
+    env: 'OUTBOX_TABLE',
+    flag: '--table',
+    arg: '<name>',
+    default: 'outbox',
+    doc: 'Name of the outbox table.',
+    expect: `a lower-case identifier of at most ${MAX_TABLE_LENGTH} characters`,
+    schema: identifier(MAX_TABLE_LENGTH),
+    commands: BOTH,
+  }),
+  batchSize: setting({
+    env: 'OUTBOX_BATCH_SIZE',
+    flag: '--batch-size',
+    arg: '<rows>',
+    default: 500,
+    doc: 'Most rows claimed and published per batch; also the most duplicates one crash can cause.',
+    expect: 'an integer from 1 to 10000',
+    schema: int(1, 10_000),
+    commands: RUN,
+  }),
+  batchMaxBytes: setting({
+    env: 'OUTBOX_BATCH_MAX_BYTES',
+    flag: '--batch-max-bytes',
+    arg: '<bytes>',
+    default: 900_000,
+    doc: "Split a claimed batch into Kafka requests of at most this many payload bytes (keep below the broker's message.max.bytes).",
+    expect: 'an integer from 1024 to 104857600',
+    schema: int(1024, 100 * 1024 * 1024),
+    commands: RUN,
+  }),
+  onPublish: setting({
+    env: 'OUTBOX_ON_PUBLISH',
+    flag: '--on-publish',
+    arg: '<delete|mark>',
+    default: 'delete' as 'delete' | 'mark',
+    doc: 'After Kafka acknowledges a row: delete it (fastest, table stays small) or mark it sent (keeps an audit trail; prune it yourself).',
+    expect: '"delete" or "mark"',
+    schema: z.enum(['delete', 'mark']),
+    commands: RUN,
+  }),
+  pipeline: setting({
+    env: 'OUTBOX_PIPELINE',
+    flag: '--pipeline',
+    arg: null,
+    default: true,
+    doc: 'Claim the next batch while the current one is in flight to Kafka (still one produce request in flight).',
+    expect: 'true or false',
+    schema: bool,
+    commands: RUN,
+  }),
+  pollIntervalMs: setting({
+    env: 'OUTBOX_POLL_INTERVAL_MS',
+    flag: '--poll-interval-ms',
+    arg: '<ms>',
+    default: 1000,
+    doc: 'Longest an idle relay sleeps before looking for rows again; the safety net when notifications are lost or off.',
+    expect: 'an integer from 10 to 3600000',
+    schema: int(10, 3_600_000),
+    commands: RUN,
+  }),
+  listen: setting({
+    env: 'OUTBOX_LISTEN',
+    flag: '--listen',
+    arg: null,
+    default: true,
+    doc: 'Wake up on LISTEN/NOTIFY from the outbox trigger (needs a session-mode connection, not PgBouncer transaction mode).',
+    expect: 'true or false',
+    schema: bool,
+    commands: RUN,
+  }),
+  listenHeartbeatMs: setting({
+    env: 'OUTBOX_LISTEN_HEARTBEAT_MS',
+    flag: '--listen-heartbeat-ms',
+    arg: '<ms>',
+    default: 10_000,
+    doc: 'How often the LISTEN connection is checked with a query; a failed check reconnects it.',
+    expect: 'an integer from 100 to 600000',
+    schema: int(100, 600_000),
+    commands: RUN,
+  }),
+  publishTimeoutMs: setting({
+    env: 'OUTBOX_PUBLISH_TIMEOUT_MS',
+    flag: '--publish-timeout-ms',
+    arg: '<ms>',
+    default: 30_000,
+    doc: 'Longest one batch may wait for Kafka before it is abandoned and retried; bounds how long a claim holds its rows.',
+    expect: 'an integer from 1000 to 600000',
+    schema: int(1000, 600_000),
+    commands: RUN,
+  }),
+  shutdownTimeoutMs: setting({
+    env: 'OUTBOX_SHUTDOWN_TIMEOUT_MS',
+    flag: '--shutdown-timeout-ms',
+    arg: '<ms>',
+    default: 10_000,
+    doc: 'On SIGTERM/SIGINT, how long to let the in-flight batch finish before abandoning it (unmarked) and exiting 0.',
+    expect: 'an integer from 0 to 600000',
+    schema: int(0, 600_000),
+    commands: RUN,
+  }),
+  dbConnectTimeoutMs: setting({
+    env: 'OUTBOX_DB_CONNECT_TIMEOUT_MS',
+    flag: '--db-connect-timeout-ms',
+    arg: '<ms>',
+    default: 5000,
+    doc: 'Give up on one PostgreSQL connection attempt after this long (node-postgres waits forever by default).',
+    expect: 'an integer from 100 to 600000',
+    schema: int(100, 600_000),
+    commands: BOTH,
+  }),
+  logLevel: setting({
+    env: 'LOG_LEVEL',
+    flag: '--log-level',
+    arg: '<level>',
+    default: 'info' as 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent',
+    doc: 'fatal, error, warn, info, debug (per-batch summaries), trace or silent.',
+    expect: 'one of fatal, error, warn, info, debug, trace, silent',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    commands: BOTH,
+  }),
+};
+
+export type SettingKey = keyof typeof SETTINGS;
+type ValueOf<K extends SettingKey> = (typeof SETTINGS)[K] extends SettingSpec<infer T> ? T : never;
+export type Config = { [K in SettingKey]: ValueOf<K> };
+export type RunConfig = Config;
+export type MigrateConfig = Pick<Config, 'databaseUrl' | 'schema' | 'table' | 'dbConnectTimeoutMs' | 'logLevel'>;
+
+export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
+
+export function settingsFor(command: Command): SettingKey[] {
+  return SETTING_KEYS.filter((k) => (SETTINGS[k].commands as readonly Command[]).includes(command));
+}
+
+/** Where raw values come from; each layer overrides the ones before it. */
+export interface ConfigSources {
+  /** Values given on the command line (already keyed by setting). */
+  flags?: Partial<Record<SettingKey, string | boolean>>;
+  /** The process environment. */
+  env?: Record<string, string | undefined>;
+  /** Paths of env files, lowest precedence first. */
+  envFiles?: string[];
+}
+
+export function readEnvFiles(paths: string[]): Record<string, string> {
+  const merged: Record<string, string> = {};
+  for (const path of paths) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      throw new ConfigError(`cannot read env file ${path} (${code}): check the --env-file path`);
+    }
+    Object.assign(merged, parseDotenv(text));
+  }
+  return merged;
+}
+
+/**
+ * Resolve, validate and type the settings a command needs. Throws ConfigError with one line naming
+ * every invalid or missing setting, the value's expected shape, and where to set it.
+ */
+export function loadConfig(command: 'run', sources: ConfigSources): RunConfig;
+export function loadConfig(command: 'migrate', sources: ConfigSources): MigrateConfig;
+export function loadConfig(command: Command, sources: ConfigSources): Partial<Config> {
+  const fileValues = readEnvFiles(sources.envFiles ?? []);
+  const env = sources.env ?? {};
+  const flags = sources.flags ?? {};
+  const result: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const key of settingsFor(command)) {
+    const spec = SETTINGS[key] as SettingSpec<unknown>;
+    let raw: unknown;
+    let origin: string;
+    if (flags[key] !== undefined) {
+      raw = flags[key];
+      origin = spec.arg === null ? `${flags[key] ? spec.flag : spec.flag.replace('--', '--no-')}` : spec.flag;
+    } else if (env[spec.env] !== undefined && env[spec.env] !== '') {
+      raw = env[spec.env];
+      origin = spec.env;
+    } else if (fileValues[spec.env] !== undefined && fileValues[spec.env] !== '') {
+      raw = fileValues[spec.env];
+      origin = `${spec.env} in env file`;
+    } else if (spec.default !== undefined) {
+      result[key] = spec.default;
+      continue;
+    } else {
+      problems.push(`${spec.env} is required: set ${spec.flag} ${spec.arg ?? ''} or ${spec.env} (${spec.doc})`.replace('  ', ' '));
+      continue;
+    }
+    const parsed = spec.schema.safeParse(typeof raw === 'string' ? raw.trim() : raw);
+    if (parsed.success) {
+      result[key] = parsed.data;
+    } else {
+      const shown = spec.secret ? '(value hidden)' : JSON.stringify(raw);
+      problems.push(`${origin} ${shown} is invalid: expected ${spec.expect}`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  return result as Partial<Config>;
+}
+
+/** Replace the password in a connection URL, for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable url)';
+  }
+}
+
+/** The config as it may be logged: secrets redacted. */
+export function loggableConfig(config: Partial<Config>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    const spec = SETTINGS[key as SettingKey] as SettingSpec<unknown> | undefined;
+    out[key] = spec?.secret && typeof value === 'string' ? redactUrl(value) : value;
+  }
+  return out;
+}

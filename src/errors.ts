@@ -1,0 +1,66 @@
+/**
+ * Exit codes and the errors that map onto them. Every error that ends the process carries one line
+ * that says what is wrong and how to fix it; the CLI prints that line and exits with its code.
+ * (Documented in README "Exit codes"; test/fault/cli.test.ts checks them.)
+ */
+export const ExitCode = {
+  /** Clean exit, including a graceful shutdown after SIGTERM/SIGINT. */
+  OK: 0,
+  /** A bug or an unexpected failure: the message is logged with its stack. */
+  INTERNAL: 1,
+  /** Invalid configuration or command-line usage. */
+  USAGE: 2,
+  /** A required service or object is not there: database/Kafka unreachable, table not migrated. */
+  UNAVAILABLE: 3,
+  /** The database schema is newer than this binary: upgrade outbox-relay. */
+  SCHEMA_AHEAD: 4,
+  /** A second signal forced the exit before the graceful shutdown finished. */
+  FORCED: 130,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** An error that ends the process with a known exit code and a one-line, actionable message. */
+export class RelayExit extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: ExitCode,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'RelayExit';
+  }
+}
+
+export class ConfigError extends RelayExit {
+  constructor(message: string) {
+    super(message, ExitCode.USAGE);
+    this.name = 'ConfigError';
+  }
+}
+
+export class UnavailableError extends RelayExit {
+  constructor(message: string, cause?: unknown) {
+    super(message, ExitCode.UNAVAILABLE, { cause });
+    this.name = 'UnavailableError';
+  }
+}
+
+export class SchemaAheadError extends RelayExit {
+  constructor(message: string) {
+    super(message, ExitCode.SCHEMA_AHEAD);
+    this.name = 'SchemaAheadError';
+  }
+}
+
+/** Short "code: message" text of any thrown value, for one-line logs and exits. */
+export function describeError(err: unknown): string {
+  if (err instanceof AggregateError && err.errors.length > 0) {
+    return err.errors.map(describeError).join('; ');
+  }
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    const message = err.message || err.name;
+    return typeof code === 'string' && !message.includes(code) ? `${code}: ${message}` : message;
+  }
+  return String(err);
+}

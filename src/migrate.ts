@@ -1,0 +1,120 @@
+/**
+ * Versioned schema migrations from sql/migrations/NNNNNN_name.sql.
+ *
+ * - All pending migrations apply in one transaction that first takes a transaction-scoped advisory
+ *   lock for this outbox, so concurrent `migrate` runs queue up and the later ones find nothing to do.
+ *   `SET LOCAL lock_timeout` bounds the wait (and any table lock a migration takes) so a migration
+ *   never hangs behind a long application transaction: it fails with a clear message instead.
+ * - The ledger table <table>_migrations records each version in the same transaction as its DDL.
+ * - `run` calls checkSchema(): a database behind this binary is "not migrated" (exit 3), one ahead of
+ *   it (a newer outbox-relay migrated it) is refused with exit 4 rather than run on a schema it does
+ *   not know.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type pg from 'pg';
+import { withTransaction } from './db.js';
+import { SchemaAheadError, UnavailableError } from './errors.js';
+import type { Logger } from './log.js';
+import { migrationPlaceholders, type OutboxNames } from './names.js';
+import {
+  MIGRATION_LOCK_SQL,
+  appliedVersionsSql,
+  createMigrationsTableSql,
+  ledgerExistsSql,
+  recordMigrationSql,
+} from './sql/migrations.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** sql/migrations, found from both src/ (tests) and dist/ (the package). */
+export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'sql', 'migrations');
+
+const FILE_NAME = /^(\d{6})_([a-z0-9_]+)\.sql$/;
+
+export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
+  const migrations = readdirSync(dir)
+    .map((file) => ({ file, match: FILE_NAME.exec(file) }))
+    .filter((entry): entry is { file: string; match: RegExpExecArray } => entry.match !== null)
+    .map(({ file, match }) => ({
+      version: Number(match[1]),
+      name: match[2]!,
+      sql: readFileSync(join(dir, file), 'utf8'),
+    }))
+    .sort((a, b) => a.version - b.version);
+  migrations.forEach((m, i) => {
+    if (m.version !== i + 1) throw new Error(`migration versions must be 1..n without gaps; found ${m.version} at position ${i + 1}`);
+  });
+  return migrations;
+}
+
+/** Fill {{placeholders}}; an unknown placeholder is a bug in the migration, caught before any SQL runs. */
+export function renderMigration(sql: string, placeholders: Record<string, string>): string {
+  return sql.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (_, name: string) => {
+    const value = placeholders[name];
+    if (value === undefined) throw new Error(`unknown placeholder {{${name}}} in migration`);
+    return value;
+  });
+}
+
+export interface MigrateResult {
+  applied: number[];
+  version: number;
+}
+
+export async function migrate(
+  pool: pg.Pool,
+  names: OutboxNames,
+  log: Logger,
+  options: { lockTimeoutMs?: number; migrations?: Migration[] } = {},
+): Promise<MigrateResult> {
+  const migrations = options.migrations ?? loadMigrations();
+  const latest = migrations.at(-1)?.version ?? 0;
+  const placeholders = migrationPlaceholders(names);
+  return withTransaction(pool, async (client) => {
+    await client.query(`SET LOCAL lock_timeout = ${Math.trunc(options.lockTimeoutMs ?? 60_000)}`);
+    await client.query(MIGRATION_LOCK_SQL, [names.migrationLockKey]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS "${names.schema}"`);
+    await client.query(createMigrationsTableSql(names));
+    const applied = new Set((await client.query<{ version: number }>(appliedVersionsSql(names))).rows.map((r) => r.version));
+    const current = Math.max(0, ...applied);
+    if (current > latest) {
+      throw new SchemaAheadError(schemaAheadMessage(names, current, latest));
+    }
+    const done: number[] = [];
+    for (const m of migrations) {
+      if (applied.has(m.version)) continue;
+      log.info({ version: m.version, name: m.name, outbox: names.outbox }, 'applying migration');
+      await client.query(renderMigration(m.sql, placeholders));
+      await client.query(recordMigrationSql(names), [m.version, m.name]);
+      done.push(m.version);
+    }
+    return { applied: done, version: Math.max(current, ...done) };
+  });
+}
+
+function schemaAheadMessage(names: OutboxNames, current: number, latest: number): string {
+  return `schema of ${names.schema}.${names.table} is at version ${current}, newer than this outbox-relay knows (${latest}): upgrade outbox-relay`;
+}
+
+/** Refuse to run on a schema that is missing, behind, or ahead of this binary. */
+export async function checkSchema(pool: pg.Pool, names: OutboxNames, migrations: Migration[] = loadMigrations()): Promise<number> {
+  const latest = migrations.at(-1)?.version ?? 0;
+  const ledger = `${names.schema}.${names.table}_migrations`;
+  const exists = (await pool.query<{ exists: boolean }>(ledgerExistsSql(), [`"${names.schema}"."${names.table}_migrations"`])).rows[0]?.exists;
+  if (!exists) {
+    throw new UnavailableError(`outbox table ${names.schema}.${names.table} is not set up (no ${ledger}): run \`outbox-relay migrate\` with the same DATABASE_URL, --schema and --table`);
+  }
+  const versions = (await pool.query<{ version: number }>(appliedVersionsSql(names))).rows.map((r) => r.version);
+  const current = Math.max(0, ...versions);
+  if (current > latest) throw new SchemaAheadError(schemaAheadMessage(names, current, latest));
+  if (current < latest) {
+    throw new UnavailableError(`schema of ${names.schema}.${names.table} is at version ${current}, this outbox-relay needs ${latest}: run \`outbox-relay migrate\``);
+  }
+  return current;
+}

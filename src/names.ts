@@ -1,0 +1,62 @@
+/**
+ * Every database object name outbox-relay uses, derived in one place from the configured schema and
+ * table. Migrations (sql/migrations/*.sql placeholders) and runtime queries (src/sql/*) both read
+ * from here, so a renamed table can never be half-renamed.
+ */
+
+/** Lower-case SQL identifier, short enough that the longest derived name stays within 63 bytes. */
+export const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+export const MAX_TABLE_LENGTH = 48; // + "_migrations" (11) < 63
+export const MAX_SCHEMA_LENGTH = 48;
+
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+export function quoteLiteral(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+export interface OutboxNames {
+  schema: string;
+  table: string;
+  /** "schema"."table" */
+  outbox: string;
+  pendingIndex: string;
+  wakeup: string;
+  notifyFunction: string;
+  notifyTrigger: string;
+  migrations: string;
+  /** Channel name for LISTEN/NOTIFY (unquoted). */
+  channel: string;
+  /** Key for pg_advisory_xact_lock(hashtext(...)) while migrating. */
+  migrationLockKey: string;
+}
+
+export function outboxNames(schema: string, table: string): OutboxNames {
+  const q = (name: string) => `${quoteIdent(schema)}.${quoteIdent(name)}`;
+  return {
+    schema,
+    table,
+    outbox: q(table),
+    pendingIndex: quoteIdent(`${table}_pending_idx`),
+    wakeup: q(`${table}_wakeup`),
+    notifyFunction: q(`${table}_notify`),
+    notifyTrigger: quoteIdent(`${table}_notify`),
+    migrations: q(`${table}_migrations`),
+    channel: `${schema}.${table}`,
+    migrationLockKey: `outbox-relay migrate ${schema}.${table}`,
+  };
+}
+
+/** The placeholder map for sql/migrations/*.sql. */
+export function migrationPlaceholders(names: OutboxNames): Record<string, string> {
+  return {
+    outbox: names.outbox,
+    pending_idx: names.pendingIndex,
+    wakeup: names.wakeup,
+    notify_fn: names.notifyFunction,
+    notify_trg: names.notifyTrigger,
+    channel: quoteLiteral(names.channel),
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * Pure mapping from claimed outbox rows to Kafka requests.
+ *
+ * Message mapping (README "Kafka message mapping"): key = row key (null stays null), value = payload
+ * bytes unchanged, headers = the row's headers plus `id` = the event id (the event id wins over a
+ * row header also called `id`, so consumers can always deduplicate on it).
+ */
+import type { Message, TopicMessages } from 'kafkajs';
+import type { OutboxRow } from '../sql/claimBatch.js';
+
+export function toMessage(row: OutboxRow): Message {
+  return {
+    key: row.key,
+    value: row.payload,
+    headers: { ...row.headers, id: row.id },
+  };
+}
+
+/** Bytes a row adds to a produce request, roughly: what batchMaxBytes limits. */
+export function rowSize(row: OutboxRow): number {
+  let size = row.payload.length + (row.key === null ? 0 : Buffer.byteLength(row.key)) + 36 + 2;
+  for (const [name, value] of Object.entries(row.headers)) size += Buffer.byteLength(name) + Buffer.byteLength(value);
+  return size;
+}
+
+/**
+ * Split rows (in outbox order) into consecutive chunks of at most maxBytes each, so that no produce
+ * request exceeds the broker's message.max.bytes. A single row larger than maxBytes gets a chunk of its
+ * own (the broker then judges it). Order is kept: chunks are sent one after another.
+ */
+export function chunkBySize(rows: OutboxRow[], maxBytes: number): OutboxRow[][] {
+  const chunks: OutboxRow[][] = [];
+  let current: OutboxRow[] = [];
+  let bytes = 0;
+  for (const row of rows) {
+    const size = rowSize(row);
+    if (current.length > 0 && bytes + size > maxBytes) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(row);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+/** Group rows by topic for one kafkajs sendBatch call, keeping outbox order within each topic. */
+export function toTopicMessages(rows: OutboxRow[]): TopicMessages[] {
+  const byTopic = new Map<string, Message[]>();
+  for (const row of rows) {
+    let messages = byTopic.get(row.topic);
+    if (!messages) byTopic.set(row.topic, (messages = []));
+    messages.push(toMessage(row));
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}

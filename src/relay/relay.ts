@@ -1,0 +1,381 @@
+/**
+ * The relay loop: claim → publish → complete, driven through the state machine in ./state.ts.
+ *
+ * Claim design (docs/claim-design.md has the reasoning and the measurements): the claiming
+ * transaction stays open across the Kafka call and the rows' FOR UPDATE locks are the lease. That
+ * costs no extra write per row (a committed lease would double the row writes) and fences by itself:
+ * a relay that dies or stalls loses its connection, the locks go with it and the rows are claimed
+ * again. The open transaction is bounded three ways: the publish deadline (--publish-timeout-ms),
+ * statement_timeout, and idle_in_transaction_session_timeout a little above the deadline, so even a
+ * SIGSTOPped relay cannot hold rows or pin xmin for longer than that.
+ *
+ * Invariants the tests check (../../docs/guarantees.md):
+ * - rows are deleted/marked only in `completing`, after every chunk of the batch was acknowledged;
+ * - one produce request in flight; the next claim may run meanwhile (pipeline) but is published only
+ *   after the current batch completed, and is released unpublished if the current batch fails;
+ * - any failure releases the claim unmarked (ROLLBACK) and backs off; nothing is lost, a batch whose
+ *   ack was ambiguous may be published twice (bounded by one batch, detectable by the `id` header).
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type pg from 'pg';
+import { backoffDelay } from '../backoff.js';
+import type { RunConfig } from '../config.js';
+import { checkConnection, createPool } from '../db.js';
+import { describeError } from '../errors.js';
+import { WakeListener } from '../listener.js';
+import type { Logger } from '../log.js';
+import { checkSchema } from '../migrate.js';
+import { outboxNames, type OutboxNames } from '../names.js';
+import { classifyPublishError } from '../publisher/classify.js';
+import { KafkaPublisher, type Publisher } from '../publisher/kafka.js';
+import { claimBatchSql, type OutboxRow } from '../sql/claimBatch.js';
+import { deleteSentSql, markSentSql } from '../sql/completeBatch.js';
+import { clearWaitingSql, setWaitingSql } from '../sql/wakeup.js';
+import { sleep, withDeadline } from '../sleep.js';
+import { chunkBySize } from './batch.js';
+import { transition, type RelayEvent, type RelayState } from './state.js';
+import { Wakeup } from './wakeup.js';
+
+/** Seams for fault tests; never set in production. */
+export interface RelayHooks {
+  /** Called after a batch was acknowledged and before it is completed. */
+  afterAck?(rows: OutboxRow[], batchNumber: number): void | Promise<void>;
+}
+
+export interface RelayDeps {
+  publisher?: Publisher;
+  hooks?: RelayHooks;
+  relayId?: string;
+}
+
+interface Claim {
+  client: pg.PoolClient;
+  rows: OutboxRow[];
+  released: boolean;
+}
+
+export interface RelayStats {
+  batches: number;
+  published: number;
+  failures: number;
+}
+
+export class Relay {
+  readonly names: OutboxNames;
+  readonly relayId: string;
+  readonly stats: RelayStats = { batches: 0, published: 0, failures: 0 };
+  #state: RelayState = 'created';
+  readonly #config: RunConfig;
+  readonly #log: Logger;
+  readonly #publisher: Publisher;
+  readonly #hooks: RelayHooks;
+  readonly #wakeup = new Wakeup();
+  readonly #stopSignal = new AbortController();
+  #pool: pg.Pool | undefined;
+  #listener: WakeListener | undefined;
+  #runPromise: Promise<void> | undefined;
+  #stopPromise: Promise<void> | undefined;
+  #abandoned = false;
+  #openClaims = new Set<Claim>();
+  /** Whether this relay has declared itself idle (writers NOTIFY while it is). */
+  #waiting = false;
+  #failuresInARow = 0;
+
+  constructor(config: RunConfig, log: Logger, deps: RelayDeps = {}) {
+    this.#config = config;
+    this.#log = log;
+    this.names = outboxNames(config.schema, config.table);
+    this.relayId = deps.relayId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.#hooks = deps.hooks ?? {};
+    this.#publisher =
+      deps.publisher ??
+      new KafkaPublisher({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId, timeoutMs: config.publishTimeoutMs, log });
+  }
+
+  get state(): RelayState {
+    return this.#state;
+  }
+
+  get listening(): boolean {
+    return this.#listener?.connected ?? false;
+  }
+
+  #to(event: RelayEvent): void {
+    const from = this.#state;
+    this.#state = transition(from, event);
+    if (from !== this.#state) this.#log.trace({ from, event, to: this.#state }, 'state');
+  }
+
+  /** Start and run until stop(); rejects (with a RelayExit for known causes) if startup fails. */
+  run(): Promise<void> {
+    this.#runPromise ??= this.#run();
+    return this.#runPromise;
+  }
+
+  async #run(): Promise<void> {
+    this.#to('start');
+    try {
+      await this.#startup();
+    } catch (err) {
+      await this.#closeResources();
+      this.#to('failed');
+      throw err;
+    }
+    this.#to('started');
+    this.#log.info({ relayId: this.relayId, outbox: `${this.names.schema}.${this.names.table}`, listen: this.#config.listen }, 'relay started');
+    await this.#loop();
+  }
+
+  async #startup(): Promise<void> {
+    const c = this.#config;
+    this.#pool = createPool(
+      { databaseUrl: c.databaseUrl, connectTimeoutMs: c.dbConnectTimeoutMs, applicationName: `outbox-relay:${this.names.channel}`.slice(0, 63), max: 4 },
+      this.#log,
+    );
+    await checkConnection(this.#pool, c.databaseUrl);
+    await checkSchema(this.#pool, this.names);
+    await this.#publisher.connect();
+    if (c.listen) {
+      this.#listener = new WakeListener({
+        databaseUrl: c.databaseUrl,
+        channel: this.names.channel,
+        heartbeatMs: c.listenHeartbeatMs,
+        connectTimeoutMs: c.dbConnectTimeoutMs,
+        applicationName: `outbox-relay:listen:${this.names.channel}`.slice(0, 63),
+        log: this.#log,
+        onNotify: () => this.#wakeup.notify(),
+        // Catch-up claim after every (re)connect: notifications sent meanwhile are gone.
+        onConnected: () => this.#wakeup.notify(),
+      });
+      this.#listener.start();
+    }
+  }
+
+  async #loop(): Promise<void> {
+    let next: Promise<Claim> | undefined;
+    while (!this.#stopping) {
+      let claim: Claim;
+      try {
+        claim = await (next ?? this.#claim());
+      } catch (err) {
+        next = undefined;
+        await this.#fail('claim', err);
+        continue;
+      }
+      next = undefined;
+      if (claim.rows.length === 0) {
+        await this.#release(claim);
+        this.#to('empty');
+        await this.#idle();
+        continue;
+      }
+      this.#to('claimed');
+      if (this.#waiting) void this.#clearWaiting();
+      // Pipeline: claim the next batch while this one is in flight, when this one was full (a partial
+      // batch means the backlog is drained and a prefetch would only find nothing).
+      if (this.#config.pipeline && claim.rows.length === this.#config.batchSize && !this.#stopping) {
+        next = this.#claim();
+        next.catch(() => undefined); // handled where awaited
+      }
+      const batchNumber = this.stats.batches + 1;
+      const started = performance.now();
+      try {
+        await this.#publisher.send(chunkBySize(claim.rows, this.#config.batchMaxBytes));
+      } catch (err) {
+        await this.#release(claim);
+        await this.#dropPrefetch(next);
+        next = undefined;
+        await this.#publishFailed(err);
+        continue;
+      }
+      const published = performance.now();
+      this.#to('acked');
+      await this.#hooks.afterAck?.(claim.rows, batchNumber);
+      try {
+        await this.#complete(claim);
+      } catch (err) {
+        await this.#release(claim);
+        await this.#dropPrefetch(next);
+        next = undefined;
+        await this.#fail('complete', err);
+        continue;
+      }
+      this.#failuresInARow = 0;
+      this.stats.batches += 1;
+      this.stats.published += claim.rows.length;
+      this.#to('completed');
+      this.#log.debug(
+        {
+          batch: batchNumber,
+          rows: claim.rows.length,
+          publishMs: round(published - started),
+          completeMs: round(performance.now() - published),
+          pipelined: next !== undefined,
+        },
+        'batch published',
+      );
+    }
+    await this.#dropPrefetch(next);
+  }
+
+  get #stopping(): boolean {
+    return this.#stopSignal.signal.aborted;
+  }
+
+  /** BEGIN, bound the transaction, SELECT … FOR UPDATE SKIP LOCKED. The client stays checked out. */
+  async #claim(): Promise<Claim> {
+    const pool = this.#pool!;
+    const client = await pool.connect();
+    const claim: Claim = { client, rows: [], released: false };
+    this.#openClaims.add(claim);
+    try {
+      const bound = this.#config.publishTimeoutMs;
+      await client.query(
+        `BEGIN; SET LOCAL statement_timeout = ${bound}; SET LOCAL idle_in_transaction_session_timeout = ${bound + 10_000}`,
+      );
+      const result = await client.query<OutboxRow>(claimBatchSql(this.names), [this.#config.batchSize]);
+      claim.rows = result.rows;
+      return claim;
+    } catch (err) {
+      await this.#release(claim, err);
+      throw err;
+    }
+  }
+
+  /** Delete or mark the acknowledged rows and COMMIT: the only place rows leave the pending set. */
+  async #complete(claim: Claim): Promise<void> {
+    if (this.#abandoned) throw new Error('shutdown deadline passed; batch abandoned unmarked');
+    const sql = this.#config.onPublish === 'delete' ? deleteSentSql(this.names) : markSentSql(this.names);
+    await claim.client.query(sql, [claim.rows.map((r) => r.seq)]);
+    await claim.client.query('COMMIT');
+    claim.released = true;
+    this.#openClaims.delete(claim);
+    claim.client.release();
+  }
+
+  /** ROLLBACK and return the client (destroying it if the connection is in doubt). Never throws. */
+  async #release(claim: Claim, cause?: unknown): Promise<void> {
+    if (claim.released) return;
+    claim.released = true;
+    this.#openClaims.delete(claim);
+    let broken = cause instanceof Error ? cause : undefined;
+    if (!broken) {
+      await claim.client.query('ROLLBACK').catch((err: Error) => {
+        broken = err;
+      });
+    }
+    claim.client.release(broken ?? undefined);
+  }
+
+  async #dropPrefetch(next: Promise<Claim> | undefined): Promise<void> {
+    if (!next) return;
+    const claim = await next.catch(() => undefined);
+    if (claim) await this.#release(claim);
+  }
+
+  async #publishFailed(err: unknown): Promise<void> {
+    const failure = classifyPublishError(err);
+    if (failure.kind === 'fatal-producer' && !this.#stopping) {
+      await this.#publisher.recreate(failure.type ?? failure.message);
+    }
+    if (failure.kind === 'poison') {
+      this.#log.error(
+        { kafkaError: failure.type },
+        `Kafka refuses this batch (${failure.type}): ${failure.message}; the batch stays pending and is retried — check the topic exists and the row sizes`,
+      );
+    }
+    await this.#fail('publish', err, failure.kind === 'poison');
+  }
+
+  async #fail(step: string, err: unknown, longest = false): Promise<void> {
+    this.stats.failures += 1;
+    const attempt = this.#failuresInARow++;
+    this.#to('failed');
+    const delay = longest ? 10_000 : backoffDelay(attempt);
+    this.#log.warn({ step, err: describeError(err), attempt, retryInMs: delay }, `${step} failed; rows stay pending, retrying`);
+    await sleep(delay, this.#stopSignal.signal);
+    this.#to('wake');
+  }
+
+  async #idle(): Promise<void> {
+    // Declare this relay waiting so the trigger NOTIFYs, then look once more before sleeping: a row
+    // committed just before the declaration would otherwise wait for the poll.
+    if (this.#listener?.connected) {
+      const fresh = !this.#waiting;
+      await this.#declareWaiting();
+      if (fresh && this.#waiting) {
+        this.#to('wake');
+        return;
+      }
+    }
+    await this.#wakeup.wait(this.#config.pollIntervalMs);
+    this.#to('wake');
+  }
+
+  async #declareWaiting(): Promise<void> {
+    try {
+      // Valid for three poll intervals; refreshed on every idle poll, so it lapses only if we die.
+      await this.#pool!.query(setWaitingSql(this.names), [this.relayId, this.#config.pollIntervalMs * 3]);
+      this.#waiting = true;
+    } catch (err) {
+      this.#log.warn({ err: describeError(err) }, 'could not declare the relay idle; relying on polling');
+    }
+  }
+
+  async #clearWaiting(): Promise<void> {
+    this.#waiting = false;
+    await this.#pool!.query(clearWaitingSql(this.names), [this.relayId]).catch((err: Error) =>
+      this.#log.debug({ err: describeError(err) }, 'could not clear the idle declaration (it expires by itself)'),
+    );
+  }
+
+  /**
+   * Graceful shutdown, idempotent (every call returns the same promise). Stops claiming at once; the
+   * batch in flight may finish and be completed until the shutdown deadline, after which it is
+   * abandoned: its connection is destroyed, so PostgreSQL rolls the claim back and nothing unacked
+   * is ever marked.
+   */
+  stop(): Promise<void> {
+    this.#stopPromise ??= this.#stop();
+    return this.#stopPromise;
+  }
+
+  async #stop(): Promise<void> {
+    if (this.#state === 'created') {
+      this.#to('stop');
+      return;
+    }
+    this.#to('stop');
+    this.#stopSignal.abort();
+    this.#wakeup.notify();
+    this.#log.info({ deadlineMs: this.#config.shutdownTimeoutMs }, 'shutting down');
+    const run = this.#runPromise ?? Promise.resolve();
+    const finished = await withDeadline(
+      run.then(() => true, () => true),
+      Math.max(1, this.#config.shutdownTimeoutMs),
+      'shutdown',
+    ).catch(() => false);
+    if (!finished) {
+      this.#abandoned = true;
+      this.#log.warn({ openClaims: this.#openClaims.size }, 'shutdown deadline passed: abandoning the in-flight batch unmarked');
+      for (const claim of [...this.#openClaims]) await this.#release(claim, new Error('abandoned at shutdown'));
+    }
+    await this.#closeResources();
+    this.#to('stopped');
+    this.#log.info(this.stats, 'relay stopped');
+  }
+
+  async #closeResources(): Promise<void> {
+    const errors: unknown[] = [];
+    if (this.#waiting && this.#pool) await this.#clearWaiting();
+    await this.#listener?.close().catch((err: unknown) => errors.push(err));
+    await this.#publisher.disconnect().catch((err: unknown) => errors.push(err));
+    await this.#pool?.end().catch((err: unknown) => errors.push(err));
+    if (errors.length > 0) this.#log.warn({ err: describeError(new AggregateError(errors)) }, 'errors while closing');
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}

@@ -1,0 +1,60 @@
+/**
+ * The checker every fault test uses (../shared/docs/GUARANTEES.md, "The checker"): each row carries a
+ * key and a per-key counter in its payload; after the faults, the topic is read back from the
+ * beginning and compared with what was committed.
+ */
+import type { Received } from './kafka.js';
+
+export interface Written {
+  key: string;
+  n: number;
+}
+
+export interface CheckResult {
+  /** Committed rows never published. */
+  lost: Written[];
+  /** Published messages beyond the first for a (key, n). */
+  duplicates: number;
+  /** Keys whose first appearances are not strictly increasing. */
+  orderViolations: string[];
+  /** Published messages that were never committed (e.g. a rolled-back row). */
+  unexpected: Written[];
+}
+
+export function payloadOf(written: Written): Buffer {
+  return Buffer.from(JSON.stringify({ k: written.key, n: written.n }));
+}
+
+export function check(committed: Written[], received: Received[], rolledBack: Written[] = []): CheckResult {
+  const id = (w: Written) => `${w.key}\u0000${w.n}`;
+  const committedIds = new Set(committed.map(id));
+  const seen = new Map<string, number>();
+  // Kafka orders per partition; a key maps to one partition, so per-key order = offset order there.
+  const firstSeen = new Map<string, number[]>();
+  const unexpected: Written[] = [];
+  for (const message of received) {
+    const w = JSON.parse(message.value.toString('utf8')) as { k: string; n: number };
+    const written = { key: w.k, n: w.n };
+    const count = seen.get(id(written)) ?? 0;
+    seen.set(id(written), count + 1);
+    if (!committedIds.has(id(written))) unexpected.push(written);
+    if (count === 0) {
+      const list = firstSeen.get(written.key) ?? [];
+      list.push(written.n);
+      firstSeen.set(written.key, list);
+    }
+  }
+  for (const r of rolledBack) if (seen.has(id(r))) unexpected.push(r);
+  const orderViolations: string[] = [];
+  for (const [key, ns] of firstSeen) {
+    for (let i = 1; i < ns.length; i++) {
+      if (ns[i]! <= ns[i - 1]!) {
+        orderViolations.push(`${key}: ${ns[i - 1]} then ${ns[i]}`);
+        break;
+      }
+    }
+  }
+  let duplicates = 0;
+  for (const count of seen.values()) duplicates += count - 1;
+  return { lost: committed.filter((w) => !seen.has(id(w))), duplicates, orderViolations, unexpected };
+}

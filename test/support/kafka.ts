@@ -1,0 +1,87 @@
+/** Topics and a read-everything consumer on the real Kafka broker (kafkajs), per test. */
+import { Kafka, logLevel, type IHeaders } from 'kafkajs';
+import { inject } from 'vitest';
+import { uniqueName } from './outbox.js';
+
+export interface Received {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: Buffer;
+  headers: Record<string, string>;
+}
+
+function client(): Kafka {
+  return new Kafka({ clientId: 'outbox-relay-test', brokers: inject('kafkaBrokers').split(','), logLevel: logLevel.NOTHING });
+}
+
+export async function createTopic(partitions = 3, prefix = 'topic'): Promise<string> {
+  const topic = uniqueName(prefix);
+  const admin = client().admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
+  return topic;
+}
+
+async function messageCount(topics: string[]): Promise<number> {
+  const admin = client().admin();
+  await admin.connect();
+  try {
+    let total = 0;
+    for (const topic of topics) {
+      for (const p of await admin.fetchTopicOffsets(topic)) total += Number(p.high) - Number(p.low);
+    }
+    return total;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+function headersOf(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) out[k] = Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+  return out;
+}
+
+/**
+ * Read every message the topics hold right now, from the beginning (all of them, duplicates
+ * included): the high watermarks say how many to expect, the consumer resolves when it has them.
+ */
+export async function readAll(topics: string[], timeoutMs = 60_000): Promise<Received[]> {
+  const expected = await messageCount(topics);
+  const received: Received[] = [];
+  if (expected === 0) return received;
+  const consumer = client().consumer({ groupId: uniqueName('reader'), maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`read ${received.length} of ${expected} messages in ${timeoutMs} ms`)), timeoutMs);
+      void consumer.run({
+        eachMessage: async ({ topic, partition, message }) => {
+          received.push({
+            topic,
+            partition,
+            offset: message.offset,
+            key: message.key === null ? null : message.key.toString('utf8'),
+            value: message.value ?? Buffer.alloc(0),
+            headers: headersOf(message.headers),
+          });
+          if (received.length >= expected) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  // Per partition, offsets are in order; sort for a stable view.
+  return received.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition || Number(a.offset) - Number(b.offset));
+}
