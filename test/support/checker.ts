@@ -58,3 +58,23 @@ export function check(committed: Written[], received: Received[], rolledBack: Wr
   for (const count of seen.values()) duplicates += count - 1;
   return { lost: committed.filter((w) => !seen.has(id(w))), duplicates, orderViolations, unexpected };
 }
+
+/**
+ * Write `perKey` rows for each of `keys` keys, counters in order, in transactions of `rowsPerTx` rows
+ * (keys interleaved), one transaction after another — the per-key order a single writer produces.
+ */
+export async function writeKeyed(
+  insert: (rows: { topic: string; key: string; payload: Buffer }[]) => Promise<void>,
+  topic: string,
+  options: { keys: number; perKey: number; rowsPerTx: number; prefix?: string },
+): Promise<Written[]> {
+  const all: Written[] = [];
+  for (let n = 0; n < options.perKey; n++) {
+    for (let k = 0; k < options.keys; k++) all.push({ key: `${options.prefix ?? 'key'}-${k}`, n });
+  }
+  for (let i = 0; i < all.length; i += options.rowsPerTx) {
+    const slice = all.slice(i, i + options.rowsPerTx);
+    await insert(slice.map((w) => ({ topic, key: w.key, payload: payloadOf(w) })));
+  }
+  return all;
+}

@@ -1,5 +1,6 @@
 /** The relay as a real child process (bin/outbox-relay), for fault tests that kill and signal it. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../../bin/outbox-relay', import.meta.url));
@@ -21,8 +22,9 @@ export interface RelayProcess {
 }
 
 export function spawnCli(args: string[], env: Record<string, string>): RelayProcess {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: { PATH: process.env.PATH ?? '', ...env },
+  // The shim runs `node` from PATH: put this test run's node first (the suite runs on Node 20 and 24).
+  const child = spawn(BIN, args, {
+    env: { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: LogLine[] = [];
