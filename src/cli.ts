@@ -137,18 +137,19 @@ async function migrateCommand(cmd: Command): Promise<number> {
 }
 
 /**
- * Fault-test seam: OUTBOX_RELAY_TEST_KILL_AFTER_ACK=N kills the process with SIGKILL after batch N was
- * acknowledged by Kafka and before it is marked — the crash window guarantee G3 is about. Not a
- * setting: it exists only so test/fault can hit that window deterministically.
+ * Fault-test seam: OUTBOX_RELAY_TEST_KILL=<point>:<n> makes the process SIGKILL itself at batch n,
+ * at `before-publish` (claimed, nothing sent) or `after-ack` (Kafka acknowledged, not yet marked —
+ * the crash window of guarantee G3). Not a setting: it exists so test/fault can hit those windows
+ * deterministically.
  */
-function testHooks(): RelayHooks | undefined {
-  const n = Number(process.env.OUTBOX_RELAY_TEST_KILL_AFTER_ACK);
-  if (!Number.isInteger(n) || n < 1) return undefined;
-  return {
-    afterAck: (_rows, batch) => {
-      if (batch === n) process.kill(process.pid, 'SIGKILL');
-    },
+export function testHooks(spec = process.env.OUTBOX_RELAY_TEST_KILL): RelayHooks | undefined {
+  const match = /^(before-publish|after-ack):(\d+)$/.exec(spec ?? '');
+  if (!match) return undefined;
+  const n = Number(match[2]);
+  const kill = (_rows: unknown, batch: number) => {
+    if (batch === n) process.kill(process.pid, 'SIGKILL');
   };
+  return match[1] === 'after-ack' ? { afterAck: kill } : { beforePublish: kill };
 }
 
 export function buildProgram(handlers: { run: (cmd: Command) => Promise<number>; migrate: (cmd: Command) => Promise<number> }): {

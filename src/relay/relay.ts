@@ -39,6 +39,8 @@ import { Wakeup } from './wakeup.js';
 
 /** Seams for fault tests; never set in production. */
 export interface RelayHooks {
+  /** Called with a claimed batch right before it is sent to Kafka. */
+  beforePublish?(rows: OutboxRow[], batchNumber: number): void | Promise<void>;
   /** Called after a batch was acknowledged and before it is completed. */
   afterAck?(rows: OutboxRow[], batchNumber: number): void | Promise<void>;
 }
@@ -181,6 +183,7 @@ export class Relay {
       const batchNumber = this.stats.batches + 1;
       const started = performance.now();
       try {
+        await this.#hooks.beforePublish?.(claim.rows, batchNumber);
         await this.#publisher.send(chunkBySize(claim.rows, this.#config.batchMaxBytes));
       } catch (err) {
         await this.#release(claim);

@@ -31,7 +31,7 @@ describe('relay crash (kill -9) and restart', () => {
     const written = await writeKeyed((rows) => outbox.insert(rows), topic, { keys: 10, perKey: 100, rowsPerTx: 50 });
     const env = { ...outbox.env, OUTBOX_BATCH_SIZE: String(BATCH) };
 
-    const crashing = spawnRelay({ ...env, OUTBOX_RELAY_TEST_KILL_AFTER_ACK: '3' });
+    const crashing = spawnRelay({ ...env, OUTBOX_RELAY_TEST_KILL: 'after-ack:3' });
     relays.push(crashing);
     expect((await crashing.exited).signal).toBe('SIGKILL');
     // Batches 1 and 2 were completed; batch 3 was acknowledged by Kafka but never marked.
@@ -48,6 +48,28 @@ describe('relay crash (kill -9) and restart', () => {
     expect(result.orderViolations).toEqual([]);
     // Exactly the acked-but-unmarked batch came out twice: the bound, and proof the window was hit.
     expect(result.duplicates).toBe(BATCH);
+  });
+
+  it('after the claim, before publishing: nothing lost, nothing duplicated, rows claimable again', async () => {
+    const topic = await createTopic(3);
+    const written = await writeKeyed((rows) => outbox.insert(rows), topic, { keys: 10, perKey: 50, rowsPerTx: 50 });
+    const env = { ...outbox.env, OUTBOX_BATCH_SIZE: String(BATCH) };
+
+    const crashing = spawnRelay({ ...env, OUTBOX_RELAY_TEST_KILL: 'before-publish:2' });
+    relays.push(crashing);
+    expect((await crashing.exited).signal).toBe('SIGKILL');
+    expect(await outbox.pendingCount()).toBe(written.length - BATCH);
+    // The dead relay's locks died with its connection: the rows are claimable right away.
+    const claimable = await outbox.pool.query(`SELECT seq FROM ${outbox.names.outbox} ORDER BY seq FOR UPDATE SKIP LOCKED`);
+    expect(claimable.rowCount).toBe(written.length - BATCH);
+
+    const restarted = spawnRelay(env);
+    relays.push(restarted);
+    await waitFor('backlog to drain after restart', async () => (await outbox.pendingCount()) === 0);
+    const result = check(written, await readAll([topic]));
+    expect(result.lost).toEqual([]);
+    expect(result.orderViolations).toEqual([]);
+    expect(result.duplicates).toBe(0);
   });
 
   it('mid-stream while rows keep arriving: lost 0, order kept, duplicates ≤ one batch', async () => {
