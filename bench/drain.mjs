@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+// Backlog drain (BENCHMARKS.md M1, quick form) for choosing defaults by measurement:
+// preload N rows of 200-byte payloads, start the relay in-process, time until the backlog is empty.
+// Variants run interleaved, several rounds, on the same PostgreSQL and Kafka:
+//   node bench/drain.mjs [rows=100000] [rounds=3]
+// Needs `npm run build` and the stack (npm run stack:up). Prints one JSON line per run and a summary.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import kafkajs from 'kafkajs';
+import pg from 'pg';
+import { createLogger, loadConfig, migrate, outboxNames, Relay } from '../dist/index.js';
+
+const rows = Number(process.argv[2] ?? 100_000);
+const rounds = Number(process.argv[3] ?? 3);
+const stack = Object.fromEntries(
+  execFileSync('bash', ['stack/up.sh'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+    .trim()
+    .split('\n')
+    .map((l) => l.split(/=(.*)/s).slice(0, 2)),
+);
+const log = createLogger('silent');
+const variants = [
+  { name: 'delete+pipeline', OUTBOX_ON_PUBLISH: 'delete', OUTBOX_PIPELINE: 'true' },
+  { name: 'delete, no pipeline', OUTBOX_ON_PUBLISH: 'delete', OUTBOX_PIPELINE: 'false' },
+  { name: 'mark+pipeline', OUTBOX_ON_PUBLISH: 'mark', OUTBOX_PIPELINE: 'true' },
+  { name: 'mark, no pipeline', OUTBOX_ON_PUBLISH: 'mark', OUTBOX_PIPELINE: 'false' },
+];
+const kafka = new kafkajs.Kafka({ clientId: 'bench', brokers: stack.KAFKA_BROKERS.split(','), logLevel: kafkajs.logLevel.NOTHING });
+const admin = kafka.admin();
+await admin.connect();
+const pool = new pg.Pool({ connectionString: stack.DATABASE_URL, max: 2 });
+const results = {};
+
+for (let round = 0; round < rounds; round++) {
+  for (const v of variants) {
+    const schema = `bench_${randomBytes(4).toString('hex')}`;
+    const topic = `bench.${schema}`;
+    await admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: 1 }], waitForLeaders: true });
+    const names = outboxNames(schema, 'outbox');
+    await migrate(pool, names, log);
+    await pool.query(
+      `INSERT INTO ${names.outbox} (topic, key, payload)
+       SELECT $1, 'key-' || (g % 1000), convert_to(repeat('x', 200), 'UTF8') FROM generate_series(1, $2) g`,
+      [topic, rows],
+    );
+    await pool.query(`VACUUM ANALYZE ${names.outbox}`);
+    const config = loadConfig('run', {
+      env: { DATABASE_URL: stack.DATABASE_URL, KAFKA_BROKERS: stack.KAFKA_BROKERS, OUTBOX_SCHEMA: schema, LOG_LEVEL: 'silent', ...v },
+    });
+    const relay = new Relay(config, log);
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    void relay.run();
+    for (;;) {
+      const { rows: r } = await pool.query(`SELECT EXISTS (SELECT 1 FROM ${names.outbox} WHERE sent_at IS NULL) AS more`);
+      if (!r[0].more) break;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    await relay.stop();
+    const rate = rows / seconds;
+    const line = { variant: v.name, round, rows, seconds: +seconds.toFixed(2), rowsPerSecond: Math.round(rate), cpuMicrosPerRow: +((cpu.user + cpu.system) / rows).toFixed(1) };
+    console.log(JSON.stringify(line));
+    (results[v.name] ??= []).push(rate);
+    await pool.query(`DROP SCHEMA ${schema} CASCADE`);
+    await admin.deleteTopics({ topics: [topic] });
+  }
+}
+console.log('\nvariant               median rows/s   min..max');
+for (const [name, rates] of Object.entries(results)) {
+  const s = [...rates].sort((a, b) => a - b);
+  console.log(`${name.padEnd(22)}${String(Math.round(s[Math.floor(s.length / 2)])).padStart(13)}   ${Math.round(s[0])}..${Math.round(s.at(-1))}`);
+}
+await admin.disconnect();
+await pool.end();
