@@ -3,44 +3,31 @@
  * and mid-stream, then a restart: the GUARANTEES.md checker must find lost 0, per-key order of first
  * appearances kept, duplicates within one batch per crash.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { check, writeKeyed } from '../support/checker.js';
 import { createTopic, readAll } from '../support/kafka.js';
-import { createTestOutbox, waitFor, type TestOutbox } from '../support/outbox.js';
-import { spawnRelay, started, type RelayProcess } from '../support/relay-process.js';
+import { waitFor } from '../support/outbox.js';
+import { useFixture } from '../support/fixture.js';
+import { started } from '../support/relay-process.js';
 
 const BATCH = 100;
 
 describe('relay crash (kill -9) and restart', () => {
-  let outbox: TestOutbox;
-  const relays: RelayProcess[] = [];
-
-  beforeEach(async () => {
-    outbox = await createTestOutbox();
-  });
-  afterEach(async () => {
-    for (const r of relays.splice(0)) {
-      r.kill('SIGKILL');
-      await r.exited;
-    }
-    await outbox.drop();
-  });
+  const fixture = useFixture();
 
   it('between ack and mark: the batch is published again, nothing is lost, order holds', async () => {
     const topic = await createTopic(3);
-    const written = await writeKeyed((rows) => outbox.insert(rows), topic, { keys: 10, perKey: 100, rowsPerTx: 50 });
-    const env = { ...outbox.env, OUTBOX_BATCH_SIZE: String(BATCH) };
+    const written = await writeKeyed((rows) => fixture.outbox.insert(rows), topic, { keys: 10, perKey: 100, rowsPerTx: 50 });
+    const env = { OUTBOX_BATCH_SIZE: String(BATCH) };
 
-    const crashing = spawnRelay({ ...env, OUTBOX_RELAY_TEST_KILL: 'after-ack:3' });
-    relays.push(crashing);
+    const crashing = fixture.spawn({ ...env, OUTBOX_RELAY_TEST_KILL: 'after-ack:3' });
     expect((await crashing.exited).signal).toBe('SIGKILL');
     // Batches 1 and 2 were completed; batch 3 was acknowledged by Kafka but never marked.
-    expect(await outbox.pendingCount()).toBe(written.length - 2 * BATCH);
+    expect(await fixture.outbox.pendingCount()).toBe(written.length - 2 * BATCH);
 
-    const restarted = spawnRelay(env);
-    relays.push(restarted);
+    const restarted = fixture.spawn(env);
     await restarted.waitForLog(started);
-    await waitFor('backlog to drain after restart', async () => (await outbox.pendingCount()) === 0);
+    await waitFor('backlog to drain after restart', async () => (await fixture.outbox.pendingCount()) === 0);
 
     const result = check(written, await readAll([topic]));
     expect(result.lost).toEqual([]);
@@ -52,20 +39,18 @@ describe('relay crash (kill -9) and restart', () => {
 
   it('after the claim, before publishing: nothing lost, nothing duplicated, rows claimable again', async () => {
     const topic = await createTopic(3);
-    const written = await writeKeyed((rows) => outbox.insert(rows), topic, { keys: 10, perKey: 50, rowsPerTx: 50 });
-    const env = { ...outbox.env, OUTBOX_BATCH_SIZE: String(BATCH) };
+    const written = await writeKeyed((rows) => fixture.outbox.insert(rows), topic, { keys: 10, perKey: 50, rowsPerTx: 50 });
+    const env = { OUTBOX_BATCH_SIZE: String(BATCH) };
 
-    const crashing = spawnRelay({ ...env, OUTBOX_RELAY_TEST_KILL: 'before-publish:2' });
-    relays.push(crashing);
+    const crashing = fixture.spawn({ ...env, OUTBOX_RELAY_TEST_KILL: 'before-publish:2' });
     expect((await crashing.exited).signal).toBe('SIGKILL');
-    expect(await outbox.pendingCount()).toBe(written.length - BATCH);
+    expect(await fixture.outbox.pendingCount()).toBe(written.length - BATCH);
     // The dead relay's locks died with its connection: the rows are claimable right away.
-    const claimable = await outbox.pool.query(`SELECT seq FROM ${outbox.names.outbox} ORDER BY seq FOR UPDATE SKIP LOCKED`);
+    const claimable = await fixture.outbox.pool.query(`SELECT seq FROM ${fixture.outbox.names.outbox} ORDER BY seq FOR UPDATE SKIP LOCKED`);
     expect(claimable.rowCount).toBe(written.length - BATCH);
 
-    const restarted = spawnRelay(env);
-    relays.push(restarted);
-    await waitFor('backlog to drain after restart', async () => (await outbox.pendingCount()) === 0);
+    fixture.spawn(env);
+    await waitFor('backlog to drain after restart', async () => (await fixture.outbox.pendingCount()) === 0);
     const result = check(written, await readAll([topic]));
     expect(result.lost).toEqual([]);
     expect(result.orderViolations).toEqual([]);
@@ -74,21 +59,19 @@ describe('relay crash (kill -9) and restart', () => {
 
   it('mid-stream while rows keep arriving: lost 0, order kept, duplicates ≤ one batch', async () => {
     const topic = await createTopic(3);
-    const env = { ...outbox.env, OUTBOX_BATCH_SIZE: String(BATCH) };
-    const first = spawnRelay(env);
-    relays.push(first);
+    const env = { OUTBOX_BATCH_SIZE: String(BATCH) };
+    const first = fixture.spawn(env);
     await first.waitForLog(started);
     // Write while the relay is publishing; kill it once it has published a few batches.
-    const writing = writeKeyed((rows) => outbox.insert(rows), topic, { keys: 20, perKey: 150, rowsPerTx: 20 });
+    const writing = writeKeyed((rows) => fixture.outbox.insert(rows), topic, { keys: 20, perKey: 150, rowsPerTx: 20 });
     await first.waitForLog((l) => l.msg === 'batch published' && Number(l.batch) >= 5);
     first.kill('SIGKILL');
     expect((await first.exited).signal).toBe('SIGKILL');
 
-    const second = spawnRelay(env);
-    relays.push(second);
+    const second = fixture.spawn(env);
     await second.waitForLog(started);
     const written = await writing;
-    await waitFor('backlog to drain after restart', async () => (await outbox.pendingCount()) === 0);
+    await waitFor('backlog to drain after restart', async () => (await fixture.outbox.pendingCount()) === 0);
 
     const result = check(written, await readAll([topic]));
     expect(result.lost).toEqual([]);

@@ -2,31 +2,24 @@
  * Migrations as processes: ten `outbox-relay migrate` at once apply each migration once; running it
  * again is a no-op; a binary older than the schema refuses with exit code 4.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/errors.js';
 import { loadMigrations } from '../../src/migrate.js';
-import { createTestOutbox, type TestOutbox } from '../support/outbox.js';
+import { useFixture } from '../support/fixture.js';
 import { spawnCli, spawnRelay } from '../support/relay-process.js';
 
 const LATEST = loadMigrations().at(-1)!.version;
 
 describe('outbox-relay migrate', () => {
-  let outbox: TestOutbox;
-
-  beforeEach(async () => {
-    outbox = await createTestOutbox({ migrate: false });
-  });
-  afterEach(async () => {
-    await outbox.drop();
-  });
+  const fixture = useFixture({ migrate: false });
 
   async function ledger(): Promise<number[]> {
-    const r = await outbox.pool.query<{ version: number }>(`SELECT version FROM ${outbox.names.migrations} ORDER BY version`);
+    const r = await fixture.outbox.pool.query<{ version: number }>(`SELECT version FROM ${fixture.outbox.names.migrations} ORDER BY version`);
     return r.rows.map((row) => row.version);
   }
 
   it('ten processes at once on an empty database: one applies, nine find nothing to do', async () => {
-    const procs = Array.from({ length: 10 }, () => spawnCli(['migrate'], { ...outbox.env, LOG_LEVEL: 'warn' }));
+    const procs = Array.from({ length: 10 }, () => spawnCli(['migrate'], { ...fixture.outbox.env, LOG_LEVEL: 'warn' }));
     const exits = await Promise.all(procs.map((p) => p.exited));
     expect(exits.map((e) => e.code)).toEqual(Array(10).fill(0));
     const said = procs.map((p) => p.logs.map((l) => l.msg).join('\n'));
@@ -36,30 +29,30 @@ describe('outbox-relay migrate', () => {
   });
 
   it('is a no-op the second time', async () => {
-    const first = spawnCli(['migrate'], outbox.env);
+    const first = spawnCli(['migrate'], fixture.outbox.env);
     expect((await first.exited).code).toBe(0);
-    const before = await outbox.pool.query(`SELECT version, applied_at FROM ${outbox.names.migrations}`);
-    const second = spawnCli(['migrate'], outbox.env);
+    const before = await fixture.outbox.pool.query(`SELECT version, applied_at FROM ${fixture.outbox.names.migrations}`);
+    const second = spawnCli(['migrate'], fixture.outbox.env);
     expect((await second.exited).code).toBe(0);
-    expect(second.logs.map((l) => l.msg)).toContain(`${outbox.schema}.outbox is already at version ${LATEST}; nothing to do`);
-    const after = await outbox.pool.query(`SELECT version, applied_at FROM ${outbox.names.migrations}`);
+    expect(second.logs.map((l) => l.msg)).toContain(`${fixture.outbox.schema}.outbox is already at version ${LATEST}; nothing to do`);
+    const after = await fixture.outbox.pool.query(`SELECT version, applied_at FROM ${fixture.outbox.names.migrations}`);
     expect(after.rows).toEqual(before.rows);
   });
 
   it('a binary older than the schema refuses to run or migrate, with exit code 4', async () => {
-    expect((await spawnCli(['migrate'], outbox.env).exited).code).toBe(0);
-    await outbox.pool.query(`INSERT INTO ${outbox.names.migrations} (version, name) VALUES ($1, 'from_the_future')`, [LATEST + 1]);
-    for (const proc of [spawnRelay(outbox.env), spawnCli(['migrate'], outbox.env)]) {
+    expect((await spawnCli(['migrate'], fixture.outbox.env).exited).code).toBe(0);
+    await fixture.outbox.pool.query(`INSERT INTO ${fixture.outbox.names.migrations} (version, name) VALUES ($1, 'from_the_future')`, [LATEST + 1]);
+    for (const proc of [spawnRelay(fixture.outbox.env), spawnCli(['migrate'], fixture.outbox.env)]) {
       const exit = await proc.exited;
       expect(exit.code).toBe(ExitCode.SCHEMA_AHEAD);
       expect(proc.stderr()).toBe(
-        `outbox-relay: schema of ${outbox.schema}.outbox is at version ${LATEST + 1}, newer than this outbox-relay knows (${LATEST}): upgrade outbox-relay\n`,
+        `outbox-relay: schema of ${fixture.outbox.schema}.outbox is at version ${LATEST + 1}, newer than this outbox-relay knows (${LATEST}): upgrade outbox-relay\n`,
       );
     }
   });
 
   it('run on a database that was never migrated says to migrate, with exit code 3', async () => {
-    const proc = spawnRelay(outbox.env);
+    const proc = spawnRelay(fixture.outbox.env);
     expect((await proc.exited).code).toBe(ExitCode.UNAVAILABLE);
     expect(proc.stderr()).toMatch(/^outbox-relay: outbox table t_\w+\.outbox is not set up .*: run `outbox-relay migrate`/);
     expect(proc.stderr().trim().split('\n')).toHaveLength(1);

@@ -2,34 +2,22 @@
  * SIGTERM/SIGINT on a real relay process: exit 0 within the deadline, never a marked row that Kafka
  * did not acknowledge, and the rest is published after a restart. A second signal forces exit 130.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { check, writeKeyed } from '../support/checker.js';
 import { createTopic, readAll } from '../support/kafka.js';
-import { createTestOutbox, waitFor, type TestOutbox } from '../support/outbox.js';
-import { spawnRelay, started, type RelayProcess } from '../support/relay-process.js';
+import { waitFor } from '../support/outbox.js';
+import { useFixture } from '../support/fixture.js';
+import { started } from '../support/relay-process.js';
 
 describe('graceful shutdown', () => {
-  let outbox: TestOutbox;
-  const relays: RelayProcess[] = [];
-
-  beforeEach(async () => {
-    outbox = await createTestOutbox();
-  });
-  afterEach(async () => {
-    for (const r of relays.splice(0)) {
-      r.kill('SIGKILL');
-      await r.exited;
-    }
-    await outbox.drop();
-  });
+  const fixture = useFixture();
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`${signal} mid-stream: exits 0 within the deadline; every row gone from the outbox is in Kafka`, async () => {
       const topic = await createTopic(2);
-      const written = await writeKeyed((rows) => outbox.insert(rows), topic, { keys: 10, perKey: 300, rowsPerTx: 100 });
-      const env = { ...outbox.env, OUTBOX_BATCH_SIZE: '50', OUTBOX_SHUTDOWN_TIMEOUT_MS: '5000' };
-      const relay = spawnRelay(env);
-      relays.push(relay);
+      const written = await writeKeyed((rows) => fixture.outbox.insert(rows), topic, { keys: 10, perKey: 300, rowsPerTx: 100 });
+      const env = { OUTBOX_BATCH_SIZE: '50', OUTBOX_SHUTDOWN_TIMEOUT_MS: '5000' };
+      const relay = fixture.spawn(env);
       await relay.waitForLog((l) => l.msg === 'batch published' && Number(l.batch) >= 3);
       const t0 = Date.now();
       relay.kill(signal);
@@ -39,16 +27,15 @@ describe('graceful shutdown', () => {
       expect(relay.logs.some((l) => l.msg === 'relay stopped')).toBe(true);
 
       // G2: whatever left the outbox was acknowledged, so it must be in Kafka already.
-      const remaining = await outbox.pool.query<{ payload: Buffer }>(`SELECT payload FROM ${outbox.names.outbox}`);
+      const remaining = await fixture.outbox.pool.query<{ payload: Buffer }>(`SELECT payload FROM ${fixture.outbox.names.outbox}`);
       expect(remaining.rows.length).toBeGreaterThan(0); // stopped mid-stream, not after draining
       const stillThere = new Set(remaining.rows.map((r) => r.payload.toString()));
       const published = new Set((await readAll([topic])).map((m) => m.value.toString()));
       const goneButUnpublished = written.map((w) => JSON.stringify({ k: w.key, n: w.n })).filter((p) => !stillThere.has(p) && !published.has(p));
       expect(goneButUnpublished).toEqual([]);
 
-      const again = spawnRelay(env);
-      relays.push(again);
-      await waitFor('backlog to drain', async () => (await outbox.pendingCount()) === 0);
+      fixture.spawn(env);
+      await waitFor('backlog to drain', async () => (await fixture.outbox.pendingCount()) === 0);
       const result = check(written, await readAll([topic]));
       expect(result.lost).toEqual([]);
       expect(result.orderViolations).toEqual([]);
@@ -57,8 +44,7 @@ describe('graceful shutdown', () => {
   }
 
   it('a second signal forces the exit with code 130', async () => {
-    const relay = spawnRelay({ ...outbox.env });
-    relays.push(relay);
+    const relay = fixture.spawn();
     await relay.waitForLog(started);
     // Stop the process so both signals are queued before it can finish a graceful shutdown.
     relay.kill('SIGSTOP');
@@ -70,8 +56,7 @@ describe('graceful shutdown', () => {
   });
 
   it('an idle relay stops at once', async () => {
-    const relay = spawnRelay({ ...outbox.env });
-    relays.push(relay);
+    const relay = fixture.spawn();
     await relay.waitForLog(started);
     const t0 = Date.now();
     relay.kill('SIGTERM');

@@ -3,23 +3,14 @@
  * (JSON text and arbitrary binary), keys (including NULL), row headers plus the `id` header.
  */
 import { randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Relay } from '../../src/relay/relay.js';
 import { createTopic, readAll } from '../support/kafka.js';
-import { createTestOutbox, silentLog, waitFor, type NewRow, type TestOutbox } from '../support/outbox.js';
+import { silentLog, waitFor, type NewRow } from '../support/outbox.js';
+import { useFixture } from '../support/fixture.js';
 
 describe('relay end to end', () => {
-  let outbox: TestOutbox;
-  let relay: Relay | undefined;
-
-  beforeEach(async () => {
-    outbox = await createTestOutbox();
-  });
-  afterEach(async () => {
-    await relay?.stop();
-    relay = undefined;
-    await outbox.drop();
-  });
+  const fixture = useFixture();
 
   for (const onPublish of ['delete', 'mark'] as const) {
     it(`publishes every row exactly as written (--on-publish=${onPublish})`, async () => {
@@ -36,12 +27,11 @@ describe('relay end to end', () => {
       }
       // One row whose own `id` header is overridden by the event id.
       rows.push({ topic: orders, key: 'k', payload: Buffer.from([0, 255, 0, 10, 13]), headers: { id: 'not-the-event-id' } });
-      await outbox.insert(rows);
-      const ids = await outbox.pool.query<{ seq: string; id: string }>(`SELECT seq, id FROM ${outbox.names.outbox} ORDER BY seq`);
+      await fixture.outbox.insert(rows);
+      const ids = await fixture.outbox.pool.query<{ seq: string; id: string }>(`SELECT seq, id FROM ${fixture.outbox.names.outbox} ORDER BY seq`);
 
-      relay = new Relay(outbox.config({ OUTBOX_ON_PUBLISH: onPublish, OUTBOX_BATCH_SIZE: '100' }), silentLog);
-      void relay.run();
-      await waitFor('backlog to drain', async () => (await outbox.pendingCount()) === 0);
+      fixture.start(new Relay(fixture.outbox.config({ OUTBOX_ON_PUBLISH: onPublish, OUTBOX_BATCH_SIZE: '100' }), silentLog));
+      await waitFor('backlog to drain', async () => (await fixture.outbox.pendingCount()) === 0);
 
       const received = await readAll([orders, payments]);
       expect(received).toHaveLength(rows.length);
@@ -55,46 +45,44 @@ describe('relay end to end', () => {
         expect(message!.value.equals(row.payload), `row ${i} payload bytes`).toBe(true);
         expect(message!.headers).toEqual({ ...row.headers, id });
       });
-      const left = await outbox.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${outbox.names.outbox}`);
+      const left = await fixture.outbox.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${fixture.outbox.names.outbox}`);
       expect(Number(left.rows[0]!.n)).toBe(onPublish === 'delete' ? 0 : rows.length);
     });
   }
 
   it('publishes a row whose lower seq commits after a higher one (commit-order gap)', async () => {
     const topic = await createTopic(1);
-    relay = new Relay(outbox.config({ OUTBOX_POLL_INTERVAL_MS: '100' }), silentLog);
-    void relay.run();
-    const t1 = await outbox.pool.connect();
+    fixture.start(new Relay(fixture.outbox.config({ OUTBOX_POLL_INTERVAL_MS: '100' }), silentLog));
+    const t1 = await fixture.outbox.pool.connect();
     try {
       await t1.query('BEGIN');
-      await outbox.insert([{ topic, key: 'same', payload: Buffer.from('first-seq-committed-last') }], t1);
+      await fixture.outbox.insert([{ topic, key: 'same', payload: Buffer.from('first-seq-committed-last') }], t1);
       // T2: a higher seq, committed first.
-      await outbox.insert([{ topic, key: 'same', payload: Buffer.from('second-seq-committed-first') }]);
+      await fixture.outbox.insert([{ topic, key: 'same', payload: Buffer.from('second-seq-committed-first') }]);
       // T1's row is invisible to other sessions until it commits, so "nothing pending" = T2 is out.
-      await waitFor('T2 row published', async () => (await outbox.pendingCount()) === 0);
+      await waitFor('T2 row published', async () => (await fixture.outbox.pendingCount()) === 0);
       await t1.query('COMMIT');
     } finally {
       t1.release();
     }
-    await waitFor('T1 row published', async () => (await outbox.pendingCount()) === 0);
+    await waitFor('T1 row published', async () => (await fixture.outbox.pendingCount()) === 0);
     const received = await readAll([topic]);
     expect(received.map((m) => m.value.toString())).toEqual(['second-seq-committed-first', 'first-seq-committed-last']);
   });
 
   it('never publishes a rolled-back row', async () => {
     const topic = await createTopic(1);
-    relay = new Relay(outbox.config({ OUTBOX_POLL_INTERVAL_MS: '100' }), silentLog);
-    void relay.run();
-    const client = await outbox.pool.connect();
+    fixture.start(new Relay(fixture.outbox.config({ OUTBOX_POLL_INTERVAL_MS: '100' }), silentLog));
+    const client = await fixture.outbox.pool.connect();
     try {
       await client.query('BEGIN');
-      await outbox.insert([{ topic, key: 'k', payload: Buffer.from('rolled-back') }], client);
+      await fixture.outbox.insert([{ topic, key: 'k', payload: Buffer.from('rolled-back') }], client);
       await client.query('ROLLBACK');
     } finally {
       client.release();
     }
-    await outbox.insert([{ topic, key: 'k', payload: Buffer.from('committed') }]);
-    await waitFor('committed row published', async () => (await outbox.pendingCount()) === 0);
+    await fixture.outbox.insert([{ topic, key: 'k', payload: Buffer.from('committed') }]);
+    await waitFor('committed row published', async () => (await fixture.outbox.pendingCount()) === 0);
     const received = await readAll([topic]);
     expect(received.map((m) => m.value.toString())).toEqual(['committed']);
   });

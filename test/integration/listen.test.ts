@@ -3,40 +3,33 @@
  * minute; a terminated LISTEN backend comes back by itself and runs a catch-up claim; with LISTEN off,
  * polling alone delivers.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { Relay } from '../../src/relay/relay.js';
 import { createTopic } from '../support/kafka.js';
-import { createTestOutbox, silentLog, waitFor, type TestOutbox } from '../support/outbox.js';
+import { silentLog, waitFor } from '../support/outbox.js';
+import { useFixture } from '../support/fixture.js';
 
 const LONG_POLL = '60000';
 
 describe('LISTEN/NOTIFY wake-up', () => {
-  let outbox: TestOutbox;
-  let relay: Relay | undefined;
-  let acks: { payload: string; at: number }[];
-
-  beforeEach(async () => {
-    outbox = await createTestOutbox();
+  const fixture = useFixture();
+  let acks: { payload: string; at: number }[] = [];
+  beforeEach(() => {
     acks = [];
-  });
-  afterEach(async () => {
-    await relay?.stop();
-    relay = undefined;
-    await outbox.drop();
   });
 
   function startRelay(overrides: Record<string, string>): Relay {
-    relay = new Relay(outbox.config(overrides), silentLog, {
-      hooks: { afterAck: (rows) => rows.forEach((r) => acks.push({ payload: r.payload.toString(), at: performance.now() })) },
-    });
-    void relay.run();
-    return relay;
+    return fixture.start(
+      new Relay(fixture.outbox.config(overrides), silentLog, {
+        hooks: { afterAck: (rows) => rows.forEach((r) => acks.push({ payload: r.payload.toString(), at: performance.now() })) },
+      }),
+    );
   }
 
   const listenBackends = async () =>
     (
-      await outbox.pool.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = $1`, [
-        `outbox-relay:listen:${outbox.names.channel}`,
+      await fixture.outbox.pool.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = $1`, [
+        `outbox-relay:listen:${fixture.outbox.names.channel}`,
       ])
     ).rows.map((r) => r.pid);
 
@@ -44,13 +37,13 @@ describe('LISTEN/NOTIFY wake-up', () => {
   async function waitUntilIdleAndListening(r: Relay): Promise<void> {
     await waitFor('relay listening and declared waiting', async () => {
       if (!r.listening || r.state !== 'idle') return false;
-      const w = await outbox.pool.query(`SELECT 1 FROM ${outbox.names.wakeup} WHERE waiting_until > now()`);
+      const w = await fixture.outbox.pool.query(`SELECT 1 FROM ${fixture.outbox.names.wakeup} WHERE waiting_until > now()`);
       return w.rowCount === 1;
     });
   }
 
   async function commitAndWaitForAck(topic: string, payload: string): Promise<number> {
-    await outbox.insert([{ topic, key: 'k', payload: Buffer.from(payload) }]);
+    await fixture.outbox.insert([{ topic, key: 'k', payload: Buffer.from(payload) }]);
     const committed = performance.now();
     const ack = await waitFor(`ack of ${payload}`, async () => acks.find((a) => a.payload === payload), 10_000, 1);
     return ack.at - committed;
@@ -78,22 +71,22 @@ describe('LISTEN/NOTIFY wake-up', () => {
     expect(pid).toBeDefined();
 
     // Insert with triggers off: no NOTIFY, exactly like a notification lost with the connection.
-    const client = await outbox.pool.connect();
+    const client = await fixture.outbox.pool.connect();
     try {
       await client.query('BEGIN');
       await client.query(`SET LOCAL session_replication_role = replica`);
-      await outbox.insert([{ topic, key: 'k', payload: Buffer.from('silent') }], client);
+      await fixture.outbox.insert([{ topic, key: 'k', payload: Buffer.from('silent') }], client);
       await client.query('COMMIT');
     } finally {
       client.release();
     }
     // Control: without a wake-up the row stays pending (the poll is a minute away).
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    expect(await outbox.pendingCount()).toBe(1);
+    expect(await fixture.outbox.pendingCount()).toBe(1);
 
     // Kill the LISTEN backend: pg-listen reconnects, re-LISTENs, and the relay runs a catch-up claim.
-    await outbox.pool.query('SELECT pg_terminate_backend($1)', [pid]);
-    await waitFor('catch-up claim publishes the silent row', async () => (await outbox.pendingCount()) === 0, 15_000);
+    await fixture.outbox.pool.query('SELECT pg_terminate_backend($1)', [pid]);
+    await waitFor('catch-up claim publishes the silent row', async () => (await fixture.outbox.pendingCount()) === 0, 15_000);
     const [newPid] = await waitFor('a new LISTEN backend', async () => {
       const pids = await listenBackends();
       return pids.length === 1 && pids[0] !== pid ? pids : undefined;
@@ -109,20 +102,20 @@ describe('LISTEN/NOTIFY wake-up', () => {
     const topic = await createTopic(1);
     const r = startRelay({ OUTBOX_LISTEN: 'false', OUTBOX_POLL_INTERVAL_MS: '200' });
     await waitFor('relay idle', async () => r.state === 'idle');
-    await outbox.insert([{ topic, key: 'k', payload: Buffer.from('polled') }]);
+    await fixture.outbox.insert([{ topic, key: 'k', payload: Buffer.from('polled') }]);
     await waitFor('polled row published', async () => acks.some((a) => a.payload === 'polled'), 10_000);
     expect(await listenBackends()).toEqual([]);
-    const declared = await outbox.pool.query(`SELECT * FROM ${outbox.names.wakeup}`);
+    const declared = await fixture.outbox.pool.query(`SELECT * FROM ${fixture.outbox.names.wakeup}`);
     expect(declared.rowCount).toBe(0);
   });
 
   it('a busy relay is not declared waiting, so writers pay no NOTIFY while it drains', async () => {
     const topic = await createTopic(1);
     const rows = Array.from({ length: 5000 }, (_, i) => ({ topic, key: `k${i % 10}`, payload: Buffer.from(`r${i}`) }));
-    await outbox.insert(rows);
+    await fixture.outbox.insert(rows);
     const r = startRelay({ OUTBOX_POLL_INTERVAL_MS: LONG_POLL, OUTBOX_BATCH_SIZE: '100' });
     await waitFor('draining', async () => acks.length > 0);
-    const whileBusy = await outbox.pool.query(`SELECT 1 FROM ${outbox.names.wakeup} WHERE waiting_until > now()`);
+    const whileBusy = await fixture.outbox.pool.query(`SELECT 1 FROM ${fixture.outbox.names.wakeup} WHERE waiting_until > now()`);
     expect(whileBusy.rowCount).toBe(0);
     await waitUntilIdleAndListening(r);
   });

@@ -5,13 +5,14 @@
  * goes through the real idempotent producer to the real broker.
  */
 import { KafkaJSProtocolError } from 'kafkajs';
-import { afterEach, beforeEach, describe, expect, it, inject } from 'vitest';
+import { describe, expect, it, inject } from 'vitest';
 import { KafkaPublisher, type Publisher } from '../../src/publisher/kafka.js';
 import { Relay } from '../../src/relay/relay.js';
 import type { OutboxRow } from '../../src/sql/claimBatch.js';
 import { check, writeKeyed } from '../support/checker.js';
 import { createTopic, readAll } from '../support/kafka.js';
-import { createTestOutbox, silentLog, waitFor, type TestOutbox } from '../support/outbox.js';
+import { silentLog, waitFor } from '../support/outbox.js';
+import { useFixture } from '../support/fixture.js';
 
 class FaultyPublisher implements Publisher {
   readonly recreated: string[] = [];
@@ -40,16 +41,7 @@ class FaultyPublisher implements Publisher {
 }
 
 describe('fatal producer errors', () => {
-  let outbox: TestOutbox;
-  let relay: Relay | undefined;
-  beforeEach(async () => {
-    outbox = await createTestOutbox();
-  });
-  afterEach(async () => {
-    await relay?.stop();
-    relay = undefined;
-    await outbox.drop();
-  });
+  const fixture = useFixture();
 
   for (const [type, afterSending] of [
     ['OUT_OF_ORDER_SEQUENCE_NUMBER', false],
@@ -58,13 +50,12 @@ describe('fatal producer errors', () => {
   ] as const) {
     it(`${type}${afterSending ? ' after the batch reached Kafka (ambiguous ack)' : ''}: new producer, batch retried, lost 0`, async () => {
       const topic = await createTopic(2);
-      const written = await writeKeyed((rows) => outbox.insert(rows), topic, { keys: 5, perKey: 100, rowsPerTx: 100 });
-      const config = outbox.config({ OUTBOX_BATCH_SIZE: '50' });
+      const written = await writeKeyed((rows) => fixture.outbox.insert(rows), topic, { keys: 5, perKey: 100, rowsPerTx: 100 });
+      const config = fixture.outbox.config({ OUTBOX_BATCH_SIZE: '50' });
       const real = new KafkaPublisher({ brokers: inject('kafkaBrokers').split(','), clientId: 'test', timeoutMs: 10_000, log: silentLog });
       const publisher = new FaultyPublisher(real, { onSend: 2, type, afterSending });
-      relay = new Relay(config, silentLog, { publisher });
-      void relay.run();
-      await waitFor('backlog to drain', async () => (await outbox.pendingCount()) === 0);
+      fixture.start(new Relay(config, silentLog, { publisher }));
+      await waitFor('backlog to drain', async () => (await fixture.outbox.pendingCount()) === 0);
 
       expect(publisher.recreated).toEqual([type]);
       const result = check(written, await readAll([topic]));
