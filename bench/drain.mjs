@@ -20,10 +20,10 @@ const stack = Object.fromEntries(
 );
 const log = createLogger('silent');
 const variants = [
-  { name: 'delete+pipeline', OUTBOX_ON_PUBLISH: 'delete', OUTBOX_PIPELINE: 'true' },
-  { name: 'delete, no pipeline', OUTBOX_ON_PUBLISH: 'delete', OUTBOX_PIPELINE: 'false' },
-  { name: 'mark+pipeline', OUTBOX_ON_PUBLISH: 'mark', OUTBOX_PIPELINE: 'true' },
-  { name: 'mark, no pipeline', OUTBOX_ON_PUBLISH: 'mark', OUTBOX_PIPELINE: 'false' },
+  { name: 'delete, batch 500', OUTBOX_ON_PUBLISH: 'delete', OUTBOX_BATCH_SIZE: '500' },
+  { name: 'mark, batch 500', OUTBOX_ON_PUBLISH: 'mark', OUTBOX_BATCH_SIZE: '500' },
+  { name: 'delete, batch 2000', OUTBOX_ON_PUBLISH: 'delete', OUTBOX_BATCH_SIZE: '2000' },
+  { name: 'delete, batch 100', OUTBOX_ON_PUBLISH: 'delete', OUTBOX_BATCH_SIZE: '100' },
 ];
 const kafka = new kafkajs.Kafka({ clientId: 'bench', brokers: stack.KAFKA_BROKERS.split(','), logLevel: kafkajs.logLevel.NOTHING });
 const admin = kafka.admin();

@@ -132,16 +132,6 @@ export const SETTINGS = {
     schema: z.enum(['delete', 'mark']),
     commands: RUN,
   }),
-  pipeline: setting({
-    env: 'OUTBOX_PIPELINE',
-    flag: '--pipeline',
-    arg: null,
-    default: true,
-    doc: 'Claim the next batch while the current one is in flight to Kafka (still one produce request in flight).',
-    expect: 'true or false',
-    schema: bool,
-    commands: RUN,
-  }),
   pollIntervalMs: setting({
     env: 'OUTBOX_POLL_INTERVAL_MS',
     flag: '--poll-interval-ms',

@@ -9,10 +9,13 @@
  * statement_timeout, and idle_in_transaction_session_timeout a little above the deadline, so even a
  * SIGSTOPped relay cannot hold rows or pin xmin for longer than that.
  *
+ * One batch at a time: claiming the next batch while one is in flight ("pipelining") was built and
+ * measured, and did not pay here (the loop is bound by kafkajs encoding CPU, not by the few ms of
+ * the claim), so it was removed rather than kept as an option; docs/claim-design.md has the numbers.
+ *
  * Invariants the tests check (../../docs/guarantees.md):
  * - rows are deleted/marked only in `completing`, after every chunk of the batch was acknowledged;
- * - one produce request in flight; the next claim may run meanwhile (pipeline) but is published only
- *   after the current batch completed, and is released unpublished if the current batch fails;
+ * - one produce request in flight, one batch claimed at a time;
  * - any failure releases the claim unmarked (ROLLBACK) and backs off; nothing is lost, a batch whose
  *   ack was ambiguous may be published twice (bounded by one batch, detectable by the `id` header).
  */
@@ -83,6 +86,7 @@ export class Relay {
   /** Whether this relay has declared itself idle (writers NOTIFY while it is). */
   #waiting = false;
   #failuresInARow = 0;
+  #progress = { at: performance.now(), published: 0 };
 
   constructor(config: RunConfig, log: Logger, deps: RelayDeps = {}) {
     this.#config = config;
@@ -155,17 +159,14 @@ export class Relay {
   }
 
   async #loop(): Promise<void> {
-    let next: Promise<Claim> | undefined;
     while (!this.#stopping) {
       let claim: Claim;
       try {
-        claim = await (next ?? this.#claim());
+        claim = await this.#claim();
       } catch (err) {
-        next = undefined;
         await this.#fail('claim', err);
         continue;
       }
-      next = undefined;
       if (claim.rows.length === 0) {
         await this.#release(claim);
         this.#to('empty');
@@ -174,12 +175,6 @@ export class Relay {
       }
       this.#to('claimed');
       if (this.#waiting) void this.#clearWaiting();
-      // Pipeline: claim the next batch while this one is in flight, when this one was full (a partial
-      // batch means the backlog is drained and a prefetch would only find nothing).
-      if (this.#config.pipeline && claim.rows.length === this.#config.batchSize && !this.#stopping) {
-        next = this.#claim();
-        next.catch(() => undefined); // handled where awaited
-      }
       const batchNumber = this.stats.batches + 1;
       const started = performance.now();
       try {
@@ -187,8 +182,6 @@ export class Relay {
         await this.#publisher.send(chunkBySize(claim.rows, this.#config.batchMaxBytes));
       } catch (err) {
         await this.#release(claim);
-        await this.#dropPrefetch(next);
-        next = undefined;
         await this.#publishFailed(err);
         continue;
       }
@@ -199,8 +192,6 @@ export class Relay {
         await this.#complete(claim);
       } catch (err) {
         await this.#release(claim);
-        await this.#dropPrefetch(next);
-        next = undefined;
         await this.#fail('complete', err);
         continue;
       }
@@ -209,17 +200,24 @@ export class Relay {
       this.stats.published += claim.rows.length;
       this.#to('completed');
       this.#log.debug(
-        {
-          batch: batchNumber,
-          rows: claim.rows.length,
-          publishMs: round(published - started),
-          completeMs: round(performance.now() - published),
-          pipelined: next !== undefined,
-        },
+        { batch: batchNumber, rows: claim.rows.length, publishMs: round(published - started), completeMs: round(performance.now() - published) },
         'batch published',
       );
+      this.#reportProgress();
     }
-    await this.#dropPrefetch(next);
+  }
+
+  /** One info line every PROGRESS_EVERY_MS while rows flow: a long drain is never silent. */
+  #reportProgress(): void {
+    const now = performance.now();
+    const elapsed = now - this.#progress.at;
+    if (elapsed < PROGRESS_EVERY_MS) return;
+    const rows = this.stats.published - this.#progress.published;
+    this.#log.info(
+      { published: rows, rowsPerSecond: Math.round((rows * 1000) / elapsed), totalPublished: this.stats.published, failures: this.stats.failures },
+      'progress',
+    );
+    this.#progress = { at: now, published: this.stats.published };
   }
 
   get #stopping(): boolean {
@@ -269,12 +267,6 @@ export class Relay {
       });
     }
     claim.client.release(broken ?? undefined);
-  }
-
-  async #dropPrefetch(next: Promise<Claim> | undefined): Promise<void> {
-    if (!next) return;
-    const claim = await next.catch(() => undefined);
-    if (claim) await this.#release(claim);
   }
 
   async #publishFailed(err: unknown): Promise<void> {
@@ -378,6 +370,8 @@ export class Relay {
     if (errors.length > 0) this.#log.warn({ err: describeError(new AggregateError(errors)) }, 'errors while closing');
   }
 }
+
+const PROGRESS_EVERY_MS = 10_000;
 
 function round(ms: number): number {
   return Math.round(ms * 10) / 10;

@@ -17,8 +17,7 @@
  *   stop (from any state but stopped) ──► stopping ──stopped──► stopped
  *
  * - claiming:   a transaction selects pending rows FOR UPDATE SKIP LOCKED (locks held until completing).
- * - publishing: one kafkajs sendBatch per size chunk, one request in flight; with --pipeline the next
- *               claim runs meanwhile on a second connection.
+ * - publishing: one kafkajs sendBatch per size chunk, one request in flight.
  * - completing: the acknowledged rows are deleted or marked sent, then COMMIT. Only here are rows
  *               marked, and only after the ack (guarantee G2).
  * - idle:       no rows; declared waiting so writers NOTIFY; sleeps until NOTIFY, the poll timer, a
