@@ -81,6 +81,8 @@ export class Relay {
   #listener: WakeListener | undefined;
   #runPromise: Promise<void> | undefined;
   #stopPromise: Promise<void> | undefined;
+  /** Resolved at the end of stop(). (Promise.withResolvers needs Node 22; we support 20.) */
+  readonly #stopped = deferred();
   #abandoned = false;
   #openClaims = new Set<Claim>();
   /** Whether this relay has declared itself idle (writers NOTIFY while it is). */
@@ -108,15 +110,21 @@ export class Relay {
   }
 
   #to(event: RelayEvent): void {
+    // After an abandoning shutdown the loop may still be unwinding (e.g. a send that fails late);
+    // it no longer owns the state, which stop() already drove to `stopped`.
+    if (this.#abandoned && this.#state === 'stopped') return;
     const from = this.#state;
     this.#state = transition(from, event);
     if (from !== this.#state) this.#log.trace({ from, event, to: this.#state }, 'state');
   }
 
-  /** Start and run until stop(); rejects (with a RelayExit for known causes) if startup fails. */
+  /**
+   * Start and run until stop() has finished; rejects (with a RelayExit for known causes) if startup
+   * fails. Resolves when stop() resolves even if an abandoned batch is still unwinding inside.
+   */
   run(): Promise<void> {
     this.#runPromise ??= this.#run();
-    return this.#runPromise;
+    return Promise.race([this.#runPromise, this.#stopped.promise]);
   }
 
   async #run(): Promise<void> {
@@ -130,7 +138,12 @@ export class Relay {
     }
     this.#to('started');
     this.#log.info({ relayId: this.relayId, outbox: `${this.names.schema}.${this.names.table}`, listen: this.#config.listen }, 'relay started');
-    await this.#loop();
+    try {
+      await this.#loop();
+    } catch (err) {
+      if (!this.#abandoned) throw err;
+      this.#log.debug({ err: describeError(err) }, 'abandoned batch unwound');
+    }
   }
 
   async #startup(): Promise<void> {
@@ -339,6 +352,7 @@ export class Relay {
   async #stop(): Promise<void> {
     if (this.#state === 'created') {
       this.#to('stop');
+      this.#stopped.resolve();
       return;
     }
     this.#to('stop');
@@ -359,6 +373,7 @@ export class Relay {
     await this.#closeResources();
     this.#to('stopped');
     this.#log.info(this.stats, 'relay stopped');
+    this.#stopped.resolve();
   }
 
   async #closeResources(): Promise<void> {
@@ -372,6 +387,12 @@ export class Relay {
 }
 
 const PROGRESS_EVERY_MS = 10_000;
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
 
 function round(ms: number): number {
   return Math.round(ms * 10) / 10;

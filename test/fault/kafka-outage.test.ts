@@ -1,0 +1,122 @@
+/**
+ * The Kafka broker dies (kill -9) under a running relay process, then comes back: nothing is marked
+ * without an ack while it is down, the relay backs off instead of spinning, and the backlog drains
+ * after the restart with lost 0 and per-key order kept. SIGTERM during the outage still exits 0
+ * within the shutdown deadline.
+ *
+ * Uses a broker of its own (stack/up.sh with KAFKA_PORT=9094), so killing it disturbs no other test.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { Kafka, logLevel } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { check, writeKeyed } from '../support/checker.js';
+import { useFixture } from '../support/fixture.js';
+import { uniqueName, waitFor } from '../support/outbox.js';
+
+const run = promisify(execFile);
+const PORT = 9094;
+const BROKERS = `127.0.0.1:${PORT}`;
+const env = { KAFKA_PORT: String(PORT), PATH: process.env.PATH ?? '' };
+
+async function startBroker(): Promise<void> {
+  await run('bash', ['stack/up.sh'], { env, timeout: 180_000 });
+}
+function killBroker(): void {
+  const pid = Number(readFileSync(`.stack/kafka-${PORT}/kafka.pid`, 'utf8'));
+  process.kill(pid, 'SIGKILL');
+}
+
+const kafka = () => new Kafka({ clientId: 'outage-test', brokers: [BROKERS], logLevel: logLevel.NOTHING });
+
+async function createTopic(): Promise<string> {
+  const topic = uniqueName('outage');
+  const admin = kafka().admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 2, replicationFactor: 1 }], waitForLeaders: true });
+  await admin.disconnect();
+  return topic;
+}
+
+async function readAll(topic: string) {
+  const admin = kafka().admin();
+  await admin.connect();
+  const offsets = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+  const expected = offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+  const received: { value: Buffer }[] = [];
+  const consumer = kafka().consumer({ groupId: uniqueName('outage-reader'), maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await new Promise<void>((resolve) => {
+    void consumer.run({
+      eachMessage: async ({ message }) => {
+        received.push({ value: message.value! });
+        if (received.length >= expected) resolve();
+      },
+    });
+  });
+  await consumer.disconnect();
+  return received.map((m) => ({ topic, partition: 0, offset: '0', key: null, headers: {}, value: m.value }));
+}
+
+describe('Kafka broker outage', () => {
+  const fixture = useFixture();
+  beforeAll(startBroker, 180_000);
+  afterAll(async () => {
+    await run('bash', ['stack/down.sh'], { env, timeout: 60_000 });
+  }, 60_000);
+
+  it('kill -9 of the broker, then restart: nothing marked without ack, no hot loop, backlog drains, lost 0', async () => {
+    const topic = await createTopic();
+    const relay = fixture.spawn({ KAFKA_BROKERS: BROKERS, OUTBOX_BATCH_SIZE: '50', OUTBOX_PUBLISH_TIMEOUT_MS: '3000' });
+    const before = await writeKeyed((rows) => fixture.outbox.insert(rows), topic, { keys: 5, perKey: 40, rowsPerTx: 50, prefix: 'before' });
+    await waitFor('first rows drained', async () => (await fixture.outbox.pendingCount()) === 0);
+
+    killBroker();
+    const during = await writeKeyed((rows) => fixture.outbox.insert(rows), topic, { keys: 5, perKey: 40, rowsPerTx: 50, prefix: 'during' });
+    // Let the relay fail against the dead broker for a while (several publish deadlines).
+    await relay.waitForLog((l) => l.msg?.toString().includes('failed; rows stay pending') === true && Number(l.attempt) >= 2, 60_000);
+    expect(await fixture.outbox.pendingCount()).toBe(during.length); // G2: nothing marked without an ack
+    const failures = relay.logs.filter((l) => l.msg?.toString().includes('failed; rows stay pending'));
+    const spanMs = Date.parse(String(failures.at(-1)!.time)) - Date.parse(String(failures[0]!.time));
+    // Backoff, not a hot loop: failures are spread out (publish deadline 3 s + jittered backoff).
+    expect(failures.length).toBeLessThanOrEqual(Math.ceil(spanMs / 1000) + 2);
+
+    await startBroker();
+    await waitFor('backlog drained after the broker came back', async () => (await fixture.outbox.pendingCount()) === 0, 90_000);
+    const result = check([...before, ...during], await readAll(topic));
+    expect(result.lost).toEqual([]);
+    expect(result.orderViolations).toEqual([]);
+    expect(result.unexpected).toEqual([]);
+    // Only batches whose ack was ambiguous at the moment of the kill can repeat.
+    expect(result.duplicates).toBeLessThanOrEqual(50);
+  });
+
+  it('SIGTERM while the broker is down: exit 0 within the shutdown deadline, rows stay pending', async () => {
+    const topic = await createTopic();
+    const relay = fixture.spawn({
+      KAFKA_BROKERS: BROKERS,
+      OUTBOX_PUBLISH_TIMEOUT_MS: '20000',
+      OUTBOX_SHUTDOWN_TIMEOUT_MS: '2000',
+    });
+    await relay.waitForLog((l) => l.msg === 'relay started');
+    killBroker();
+    await fixture.outbox.insert([{ topic, key: 'k', payload: Buffer.from('stuck') }]);
+    // The batch is in flight: its claim transaction sits idle in transaction while kafkajs retries.
+    await waitFor('a claim held open across the stalled publish', async () => {
+      const r = await fixture.outbox.pool.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle in transaction'`, [
+        `outbox-relay:${fixture.outbox.names.channel}`,
+      ]);
+      return r.rowCount === 1;
+    });
+    const t0 = Date.now();
+    relay.kill('SIGTERM');
+    const exit = await relay.exited;
+    expect(exit, `stderr: ${relay.stderr()} logs: ${JSON.stringify(relay.logs.slice(-6))}`).toEqual({ code: 0, signal: null });
+    expect(Date.now() - t0).toBeLessThan(2000 + 3000);
+    expect(await fixture.outbox.pendingCount()).toBe(1);
+    await startBroker();
+  });
+});
