@@ -1,0 +1,86 @@
+/**
+ * PostgreSQL crashes (pg_ctl -m immediate) under a running relay and stays down for longer than
+ * pg-listen's default 3 s reconnect window, then comes back: the relay recovers by itself — claims
+ * resume, the LISTEN connection is re-established and NOTIFY works again — with lost 0, per-key
+ * order kept and duplicates within one batch.
+ *
+ * Uses a private cluster (stack/pg-private.sh on port 5433) so the shared database stays up.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate } from '../../src/migrate.js';
+import { outboxNames } from '../../src/names.js';
+import { check, writeKeyed } from '../support/checker.js';
+import { createTopic, readAll } from '../support/kafka.js';
+import { silentLog, uniqueName, waitFor } from '../support/outbox.js';
+import { spawnRelay, started, type RelayProcess } from '../support/relay-process.js';
+import { inject } from 'vitest';
+
+const run = promisify(execFile);
+const PORT = '5433';
+const pgPrivate = (cmd: string) => run('bash', ['stack/pg-private.sh', cmd, PORT], { timeout: 120_000 });
+
+describe('PostgreSQL crash and restart', () => {
+  let databaseUrl: string;
+  let pool: pg.Pool;
+  let relay: RelayProcess | undefined;
+
+  beforeAll(async () => {
+    const { stdout } = await pgPrivate('start');
+    databaseUrl = stdout.trim().replace(/^DATABASE_URL=/, '');
+    pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+    pool.on('error', () => undefined); // idle clients die with the crash; that is the point
+  }, 120_000);
+  afterAll(async () => {
+    relay?.kill('SIGKILL');
+    await relay?.exited;
+    await pool?.end().catch(() => undefined);
+    await pgPrivate('destroy');
+  }, 60_000);
+
+  it('down for 5 s, then back: relay and LISTEN recover by themselves, lost 0', async () => {
+    const schema = uniqueName('t');
+    const names = outboxNames(schema, 'outbox');
+    await migrate(pool, names, silentLog);
+    const topic = await createTopic(2);
+    const insert = async (rows: { topic: string; key: string; payload: Buffer }[]) => {
+      const values = rows.flatMap((r) => [r.topic, r.key, r.payload]);
+      const tuples = rows.map((_, i) => `($${i * 3 + 1}, $${i * 3 + 2}, $${i * 3 + 3})`).join(', ');
+      await pool.query(`INSERT INTO ${names.outbox} (topic, key, payload) VALUES ${tuples}`, values);
+    };
+    const pending = async () => Number((await pool.query(`SELECT count(*) AS n FROM ${names.outbox}`)).rows[0].n);
+    const listening = async () =>
+      (await pool.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1`, [`outbox-relay:listen:${names.channel}`])).rowCount === 1;
+
+    relay = spawnRelay({
+      DATABASE_URL: databaseUrl,
+      KAFKA_BROKERS: inject('kafkaBrokers'),
+      OUTBOX_SCHEMA: schema,
+      OUTBOX_BATCH_SIZE: '50',
+      OUTBOX_DB_CONNECT_TIMEOUT_MS: '1000',
+      OUTBOX_LISTEN_HEARTBEAT_MS: '1000',
+    });
+    await relay.waitForLog(started);
+    const before = await writeKeyed(insert, topic, { keys: 5, perKey: 40, rowsPerTx: 50, prefix: 'before' });
+    await waitFor('first rows drained', async () => (await pending()) === 0);
+    await waitFor('LISTEN connected', listening);
+
+    await pgPrivate('stop');
+    await new Promise((resolve) => setTimeout(resolve, 5000)); // longer than pg-listen's 3 s give-up
+    expect(relay.child.exitCode).toBeNull(); // still running
+    await pgPrivate('start');
+
+    // Back up: the listener reconnects by itself, and rows written now flow.
+    await waitFor('LISTEN re-established', listening, 60_000, 200);
+    const after = await writeKeyed(insert, topic, { keys: 5, perKey: 40, rowsPerTx: 50, prefix: 'after' });
+    await waitFor('rows after the restart drained', async () => (await pending()) === 0, 60_000);
+
+    const result = check([...before, ...after], await readAll([topic]));
+    expect(result.lost).toEqual([]);
+    expect(result.orderViolations).toEqual([]);
+    expect(result.duplicates).toBeLessThanOrEqual(50);
+    expect(relay.logs.some((l) => String(l.msg).includes('LISTEN connection'))).toBe(true); // it noticed
+  });
+});
