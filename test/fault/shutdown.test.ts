@@ -25,6 +25,7 @@ describe('graceful shutdown', () => {
       expect(exit).toEqual({ code: 0, signal: null });
       expect(Date.now() - t0).toBeLessThan(5000 + 2000);
       expect(relay.logs.some((l) => l.msg === 'relay stopped')).toBe(true);
+      expect(relay.logs.filter((l) => l.msg.startsWith('handles still open'))).toEqual([]); // no leaked sockets/timers
 
       // G2: whatever left the outbox was acknowledged, so it must be in Kafka already.
       const remaining = await fixture.outbox.pool.query<{ payload: Buffer }>(`SELECT payload FROM ${fixture.outbox.names.outbox}`);
@@ -62,5 +63,6 @@ describe('graceful shutdown', () => {
     relay.kill('SIGTERM');
     expect(await relay.exited).toEqual({ code: 0, signal: null });
     expect(Date.now() - t0).toBeLessThan(3000);
+    expect(relay.logs.filter((l) => l.msg.startsWith('handles still open'))).toEqual([]);
   });
 });
