@@ -6,6 +6,18 @@
  */
 import { main } from './cli.js';
 
+// Node prints process warnings as free text on stderr; a daemon's logs are JSON lines on stdout.
+// kafkajs 2.2.4 computes a negative setTimeout delay while not throttled (requestQueue
+// scheduleCheckPendingRequests), which Node >= 23 reports as TimeoutNegativeWarning; Node has
+// always treated such a delay as 1 ms, so it is harmless and not worth a line.
+process.removeAllListeners('warning');
+process.on('warning', (warning) => {
+  if (warning.name === 'TimeoutNegativeWarning') return;
+  process.stdout.write(
+    `${JSON.stringify({ level: 'warn', time: new Date().toISOString(), pid: process.pid, name: 'outbox-relay', warning: warning.name, msg: warning.message })}\n`,
+  );
+});
+
 main(process.argv).then(
   (code) => {
     process.exitCode = code;

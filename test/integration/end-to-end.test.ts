@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Relay } from '../../src/relay/relay.js';
+import { claimBatchSql } from '../../src/sql/claimBatch.js';
 import { createTopic, readAll } from '../support/kafka.js';
 import { silentLog, waitFor, type NewRow } from '../support/outbox.js';
 import { useFixture } from '../support/fixture.js';
@@ -47,6 +48,10 @@ describe('relay end to end', () => {
       });
       const left = await fixture.outbox.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${fixture.outbox.names.outbox}`);
       expect(Number(left.rows[0]!.n)).toBe(onPublish === 'delete' ? 0 : rows.length);
+      // The claim finds pending rows through the partial index, whatever the published rows (mark mode).
+      await fixture.outbox.pool.query(`ANALYZE ${fixture.outbox.names.outbox}`);
+      const plan = await fixture.outbox.pool.query(`EXPLAIN ${claimBatchSql(fixture.outbox.names)}`, [500]);
+      expect(plan.rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n')).toContain('outbox_pending_idx');
     });
   }
 
