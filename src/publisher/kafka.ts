@@ -6,11 +6,23 @@
  *   within the producer session.
  * - The Java-compatible murmur2 partitioner (kafkajs DefaultPartitioner), so a key lands on the same
  *   partition as it would from Debezium or any Java producer.
- * - After a fatal idempotence error (see classify.ts) the producer is discarded and a new one created:
- *   reconnecting would keep the stale producer id / sequence numbers.
- * - Every send is bounded by a deadline; kafkajs itself retries retriable errors underneath.
+ *
+ * After ANY failed send the producer is fenced and replaced, never reused:
+ * - A fatal idempotence error (OUT_OF_ORDER_SEQUENCE_NUMBER, UNKNOWN_PRODUCER_ID,
+ *   INVALID_PRODUCER_EPOCH) leaves stale sequence state that a reconnect would keep.
+ * - Any other failure may be an ambiguous ack: the broker may have written the batch under sequence
+ *   numbers kafkajs has not advanced. The relay then re-claims, and the re-claimed batch can differ
+ *   (a lower-seq row that committed late). Sent by the same producer with the same sequence numbers,
+ *   the broker would take it for a retry of the written batch, ack it and drop it: rows marked sent
+ *   that never reached Kafka. A new producer id makes that impossible.
+ * - kafkajs does not cancel a send's internal retries when we stop waiting for it; such a "zombie"
+ *   would reconnect once the broker is back and deliver its batch again, late. Fencing closes the old
+ *   producer's sockets and makes its socket factory refuse new ones, and its retries are bounded,
+ *   so a zombie dies quietly instead of delivering (found by test/fault/kafka-outage.test.ts).
  */
-import { Kafka, Partitioners, logLevel as KafkaLogLevel, type Producer, type logCreator } from 'kafkajs';
+import net from 'node:net';
+import tls from 'node:tls';
+import { Kafka, Partitioners, logLevel as KafkaLogLevel, type ISocketFactory, type Producer, type logCreator } from 'kafkajs';
 import { UnavailableError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { toTopicMessages } from '../relay/batch.js';
@@ -30,7 +42,7 @@ export interface Publisher {
   connect(): Promise<void>;
   /** Send chunks one after another; resolves only when every chunk is acknowledged. */
   send(chunks: OutboxRow[][]): Promise<void>;
-  /** Throw the producer away and create a fresh one (new producer id, new sequence numbers). */
+  /** Fence the producer and create a fresh one (new producer id, new sequence numbers). */
   recreate(reason: string): Promise<void>;
   disconnect(): Promise<void>;
 }
@@ -46,83 +58,123 @@ function kafkajsLogger(log: Logger): logCreator {
   return () =>
     ({ namespace, level, log: entry }) => {
       const { message, ...extra } = entry;
+      // We bound retries on purpose and never reuse a producer after a failure (see the header).
+      if (message.startsWith('Limiting retries for the idempotent producer')) return;
       log[LEVELS[level] ?? 'debug']({ kafkajs: namespace, ...extra }, message);
     };
 }
 
+/** kafkajs's own socket factory, plus a fence: once fenced, open sockets close and new ones fail. */
+function fencedSocketFactory(): { factory: ISocketFactory; fence(): void } {
+  let fenced = false;
+  const open = new Set<net.Socket>();
+  const factory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
+    const socket = ssl
+      ? tls.connect({ host, port, ...(!net.isIP(host) ? { servername: host } : {}), ...ssl }, onConnect)
+      : net.connect({ host, port }, onConnect);
+    socket.setKeepAlive(true, 60_000);
+    if (fenced) {
+      socket.destroy(new Error('producer fenced'));
+      return socket;
+    }
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+    return socket;
+  };
+  return {
+    factory,
+    fence: () => {
+      fenced = true;
+      for (const socket of open) socket.destroy();
+    },
+  };
+}
+
+interface FencedProducer {
+  producer: Producer;
+  fence(): void;
+  connected: boolean;
+}
+
 export class KafkaPublisher implements Publisher {
-  readonly #kafka: Kafka;
-  #producer: Producer | undefined;
-  /** false after recreate() until the new producer has connected. */
-  #ready = false;
+  #current: FencedProducer | undefined;
 
-  constructor(private readonly options: PublisherOptions) {
-    this.#kafka = new Kafka({
-      clientId: options.clientId,
-      brokers: options.brokers,
+  constructor(private readonly options: PublisherOptions) {}
+
+  #newProducer(): FencedProducer {
+    const o = this.options;
+    const sockets = fencedSocketFactory();
+    const kafka = new Kafka({
+      clientId: o.clientId,
+      brokers: o.brokers,
       connectionTimeout: 3000,
-      requestTimeout: options.timeoutMs,
-      logLevel: options.log.isLevelEnabled('debug') ? KafkaLogLevel.INFO : KafkaLogLevel.WARN,
-      logCreator: kafkajsLogger(options.log.child({ component: 'kafkajs' })),
-      retry: { initialRetryTime: 100, maxRetryTime: 5000, retries: 10 },
+      requestTimeout: o.timeoutMs,
+      socketFactory: sockets.factory,
+      logLevel: o.log.isLevelEnabled('debug') ? KafkaLogLevel.INFO : KafkaLogLevel.WARN,
+      logCreator: kafkajsLogger(o.log.child({ component: 'kafkajs' })),
+      retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 8 },
     });
-  }
-
-  #newProducer(): Producer {
-    return this.#kafka.producer({
+    const producer = kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
-      // Retry "forever" inside kafkajs (it warns if an idempotent producer limits retries); our
-      // deadline in send() is what bounds a batch.
-      retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: Number.MAX_SAFE_INTEGER },
+      // Bounded (~10 s of retries at most) so a fenced producer's send ends by itself.
+      retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 8 },
     });
+    return { producer, fence: sockets.fence, connected: false };
   }
 
   async connect(): Promise<void> {
-    const producer = this.#newProducer();
+    const current = this.#newProducer();
     try {
-      await withDeadline(producer.connect(), this.options.timeoutMs, 'connecting to Kafka');
+      await withDeadline(current.producer.connect(), this.options.timeoutMs, 'connecting to Kafka');
     } catch (err) {
-      await withDeadline(producer.disconnect(), 5000, 'disconnecting').catch(() => undefined);
+      current.fence();
+      await withDeadline(current.producer.disconnect(), 5000, 'disconnecting').catch(() => undefined);
       throw new UnavailableError(
         `cannot connect to Kafka at ${this.options.brokers.join(',')} (${describeError(err)}): check KAFKA_BROKERS and that the brokers are up`,
         err,
       );
     }
-    this.#producer = producer;
-    this.#ready = true;
+    current.connected = true;
+    this.#current = current;
   }
 
   async send(chunks: OutboxRow[][]): Promise<void> {
-    const producer = this.#producer;
-    if (!producer) throw new Error('publisher is not connected');
+    const current = this.#current;
+    if (!current) throw new Error('publisher is not connected');
     const work = (async () => {
-      if (!this.#ready) {
-        await producer.connect();
-        this.#ready = true;
+      if (!current.connected) {
+        await current.producer.connect();
+        current.connected = true;
       }
       for (const chunk of chunks) {
-        await producer.sendBatch({ topicMessages: toTopicMessages(chunk), acks: -1, timeout: this.options.timeoutMs });
+        await current.producer.sendBatch({ topicMessages: toTopicMessages(chunk), acks: -1, timeout: this.options.timeoutMs });
       }
     })();
+    work.catch(() => undefined); // a fenced zombie's late rejection is expected
     await withDeadline(work, this.options.timeoutMs, 'publishing a batch to Kafka');
   }
 
   async recreate(reason: string): Promise<void> {
-    this.options.log.warn({ reason }, 'recreating the Kafka producer');
-    const old = this.#producer;
-    this.#ready = false;
+    this.options.log.info({ reason }, 'replacing the Kafka producer');
+    const old = this.#current;
     // The new producer connects lazily in send(), under that batch's deadline, so a broker that is
     // down makes the next batch fail and back off instead of blocking here.
-    this.#producer = this.#newProducer();
-    if (old) await withDeadline(old.disconnect(), 5000, 'disconnecting the old producer').catch(() => undefined);
+    this.#current = this.#newProducer();
+    if (old) {
+      old.fence();
+      await withDeadline(old.producer.disconnect(), 5000, 'disconnecting the old producer').catch(() => undefined);
+    }
   }
 
   async disconnect(): Promise<void> {
-    const producer = this.#producer;
-    this.#producer = undefined;
-    if (producer) await withDeadline(producer.disconnect(), 5000, 'disconnecting from Kafka').catch(() => undefined);
+    const current = this.#current;
+    this.#current = undefined;
+    if (current) {
+      await withDeadline(current.producer.disconnect(), 5000, 'disconnecting from Kafka').catch(() => undefined);
+      current.fence();
+    }
   }
 }

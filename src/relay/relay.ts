@@ -81,6 +81,7 @@ export class Relay {
   #listener: WakeListener | undefined;
   #runPromise: Promise<void> | undefined;
   #stopPromise: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
   /** Resolved at the end of stop(). (Promise.withResolvers needs Node 22; we support 20.) */
   readonly #stopped = deferred();
   #abandoned = false;
@@ -284,9 +285,9 @@ export class Relay {
 
   async #publishFailed(err: unknown): Promise<void> {
     const failure = classifyPublishError(err);
-    if (failure.kind === 'fatal-producer' && !this.#stopping) {
-      await this.#publisher.recreate(failure.type ?? failure.message);
-    }
+    // Whatever the failure, the ack may have been ambiguous: never reuse the producer (see
+    // publisher/kafka.ts for why a reused idempotent producer could lose a re-claimed batch).
+    if (!this.#stopping) await this.#publisher.recreate(failure.type ?? failure.kind);
     if (failure.kind === 'poison') {
       this.#log.error(
         { kafkaError: failure.type },
@@ -376,15 +377,26 @@ export class Relay {
     this.#stopped.resolve();
   }
 
-  async #closeResources(): Promise<void> {
+  /** Close everything once, each step bounded so a dead database or broker cannot stall the exit. */
+  #closeResources(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     const errors: unknown[] = [];
-    if (this.#waiting && this.#pool) await this.#clearWaiting();
-    await this.#listener?.close().catch((err: unknown) => errors.push(err));
-    await this.#publisher.disconnect().catch((err: unknown) => errors.push(err));
-    await this.#pool?.end().catch((err: unknown) => errors.push(err));
+    const step = (what: string, work: Promise<unknown> | undefined) =>
+      work ? withDeadline(work, CLOSE_STEP_MS, what).catch((err: unknown) => errors.push(err)) : undefined;
+    if (this.#waiting && this.#pool) await step('clearing the idle declaration', this.#clearWaiting());
+    await step('closing the LISTEN connection', this.#listener?.close());
+    await step('disconnecting from Kafka', this.#publisher.disconnect());
+    await step('closing the pool', this.#pool?.end());
     if (errors.length > 0) this.#log.warn({ err: describeError(new AggregateError(errors)) }, 'errors while closing');
   }
 }
+
+/** Longest each shutdown step may take. */
+const CLOSE_STEP_MS = 3000;
 
 const PROGRESS_EVERY_MS = 10_000;
 

@@ -90,7 +90,9 @@ describe('Kafka broker outage', () => {
     expect(result.lost).toEqual([]);
     expect(result.orderViolations).toEqual([]);
     expect(result.unexpected).toEqual([]);
-    // Only batches whose ack was ambiguous at the moment of the kill can repeat.
+    // Only the batch whose ack was ambiguous at the moment of the kill can repeat; a producer whose
+    // send was abandoned is fenced, so it cannot deliver a late copy when the broker is back.
+    console.log(`kafka outage: ${failures.length} failed publishes, ${result.duplicates} duplicates`);
     expect(result.duplicates).toBeLessThanOrEqual(50);
   });
 
