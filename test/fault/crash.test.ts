@@ -79,4 +79,28 @@ describe('relay crash (kill -9) and restart', () => {
     expect(result.orderViolations).toEqual([]);
     expect(result.duplicates).toBeLessThanOrEqual(BATCH);
   });
+
+  it('a kill -9 loop at seeded random moments while rows keep arriving: lost 0, order kept, ≤ one batch per kill', async () => {
+    const seed = Number(process.env.CRASH_SEED ?? Date.now() % 100_000);
+    let state = seed;
+    const random = () => ((state = (state * 48271) % 2147483647) / 2147483647); // Park–Miller, reproducible
+    const topic = await createTopic(3);
+    const env = { OUTBOX_BATCH_SIZE: String(BATCH) };
+    const writing = writeKeyed((rows) => fixture.outbox.insert(rows), topic, { keys: 20, perKey: 200, rowsPerTx: 20 });
+    const KILLS = 6;
+    for (let i = 0; i < KILLS; i++) {
+      const relay = fixture.spawn(env);
+      await relay.waitForLog(started);
+      await new Promise((resolve) => setTimeout(resolve, 100 + Math.floor(random() * 600)));
+      relay.kill('SIGKILL');
+      await relay.exited;
+    }
+    fixture.spawn(env);
+    const written = await writing;
+    await waitFor('backlog to drain after the last restart', async () => (await fixture.outbox.pendingCount()) === 0);
+    const result = check(written, await readAll([topic]));
+    expect(result.lost, `seed ${seed}`).toEqual([]);
+    expect(result.orderViolations, `seed ${seed}`).toEqual([]);
+    expect(result.duplicates, `seed ${seed}`).toBeLessThanOrEqual(KILLS * BATCH);
+  });
 });
