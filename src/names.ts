@@ -31,6 +31,10 @@ export interface OutboxNames {
   channel: string;
   /** Key for pg_advisory_xact_lock(hashtext(...)) while migrating. */
   migrationLockKey: string;
+  /** application_name of the relay's pooled connections (claims), as seen in pg_stat_activity. */
+  relayApplicationName: string;
+  /** application_name of the LISTEN connection: operators (and tests) can find and kill it. */
+  listenApplicationName: string;
 }
 
 export function outboxNames(schema: string, table: string): OutboxNames {
@@ -46,6 +50,8 @@ export function outboxNames(schema: string, table: string): OutboxNames {
     migrations: q(`${table}_migrations`),
     channel: `${schema}.${table}`,
     migrationLockKey: `outbox-relay migrate ${schema}.${table}`,
+    relayApplicationName: `outbox-relay:${schema}.${table}`.slice(0, 63),
+    listenApplicationName: `outbox-relay:listen:${schema}.${table}`.slice(0, 63),
   };
 }
 

@@ -150,7 +150,7 @@ export class Relay {
   async #startup(): Promise<void> {
     const c = this.#config;
     this.#pool = createPool(
-      { databaseUrl: c.databaseUrl, connectTimeoutMs: c.dbConnectTimeoutMs, applicationName: `outbox-relay:${this.names.channel}`.slice(0, 63), max: 4 },
+      { databaseUrl: c.databaseUrl, connectTimeoutMs: c.dbConnectTimeoutMs, applicationName: this.names.relayApplicationName, max: 4 },
       this.#log,
     );
     await checkConnection(this.#pool, c.databaseUrl);
@@ -162,7 +162,7 @@ export class Relay {
         channel: this.names.channel,
         heartbeatMs: c.listenHeartbeatMs,
         connectTimeoutMs: c.dbConnectTimeoutMs,
-        applicationName: `outbox-relay:listen:${this.names.channel}`.slice(0, 63),
+        applicationName: this.names.listenApplicationName,
         log: this.#log,
         onNotify: () => this.#wakeup.notify(),
         // Catch-up claim after every (re)connect: notifications sent meanwhile are gone.

@@ -109,7 +109,7 @@ describe('Kafka broker outage', () => {
     // The batch is in flight: its claim transaction sits idle in transaction while kafkajs retries.
     await waitFor('a claim held open across the stalled publish', async () => {
       const r = await fixture.outbox.pool.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle in transaction'`, [
-        `outbox-relay:${fixture.outbox.names.channel}`,
+        fixture.outbox.names.relayApplicationName,
       ]);
       return r.rowCount === 1;
     });

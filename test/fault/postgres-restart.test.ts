@@ -52,7 +52,7 @@ describe('PostgreSQL crash and restart', () => {
     };
     const pending = async () => Number((await pool.query(`SELECT count(*) AS n FROM ${names.outbox}`)).rows[0].n);
     const listening = async () =>
-      (await pool.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1`, [`outbox-relay:listen:${names.channel}`])).rowCount === 1;
+      (await pool.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1`, [names.listenApplicationName])).rowCount === 1;
 
     relay = spawnRelay({
       DATABASE_URL: databaseUrl,

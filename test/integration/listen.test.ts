@@ -29,7 +29,7 @@ describe('LISTEN/NOTIFY wake-up', () => {
   const listenBackends = async () =>
     (
       await fixture.outbox.pool.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = $1`, [
-        `outbox-relay:listen:${fixture.outbox.names.channel}`,
+        fixture.outbox.names.listenApplicationName,
       ])
     ).rows.map((r) => r.pid);
 
