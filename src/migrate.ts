@@ -89,7 +89,7 @@ export async function migrate(
     const done: number[] = [];
     for (const m of migrations) {
       if (applied.has(m.version)) continue;
-      log.info({ version: m.version, name: m.name, outbox: names.outbox }, 'applying migration');
+      log.info({ version: m.version, migration: m.name, outbox: `${names.schema}.${names.table}` }, 'applying migration');
       await client.query(renderMigration(m.sql, placeholders));
       await client.query(recordMigrationSql(names), [m.version, m.name]);
       done.push(m.version);
