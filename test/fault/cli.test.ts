@@ -1,6 +1,9 @@
 /**
  * Bad input gets one clear line, a documented exit code, and no secret in any output.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it, inject } from 'vitest';
 import { ExitCode } from '../../src/errors.js';
 import { createTestOutbox } from '../support/outbox.js';
@@ -63,6 +66,27 @@ describe('command line', () => {
     } finally {
       await outbox.drop();
     }
+  });
+
+  it('precedence end to end: flags > environment > --env-file (later file wins) > defaults', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'outbox-relay-cli-'));
+    const first = join(dir, 'first.env');
+    const second = join(dir, 'second.env');
+    writeFileSync(first, 'OUTBOX_BATCH_SIZE=5\nOUTBOX_POLL_INTERVAL_MS=333\nOUTBOX_TABLE=from_first\nOUTBOX_LISTEN=false\n');
+    writeFileSync(second, 'OUTBOX_TABLE=from_second\n');
+    // Unreachable database: the relay logs its effective configuration, then exits 3.
+    const base = { DATABASE_URL: 'postgres://x@127.0.0.1:1/db', KAFKA_BROKERS: '127.0.0.1:1', OUTBOX_DB_CONNECT_TIMEOUT_MS: '500' };
+    const configOf = async (args: string[], env: Record<string, string>) => {
+      const proc = spawnCli(['run', '--env-file', first, '--env-file', second, ...args], { ...base, ...env });
+      expect((await proc.exited).code).toBe(ExitCode.UNAVAILABLE);
+      return proc.logs.find((l) => l.msg === 'starting outbox-relay')!.config as Record<string, unknown>;
+    };
+    const fromFiles = await configOf([], {});
+    expect(fromFiles).toMatchObject({ batchSize: 5, pollIntervalMs: 333, table: 'from_second', listen: false, onPublish: 'delete' });
+    const fromEnv = await configOf([], { OUTBOX_BATCH_SIZE: '7', OUTBOX_LISTEN: 'true' });
+    expect(fromEnv).toMatchObject({ batchSize: 7, pollIntervalMs: 333, listen: true });
+    const fromFlags = await configOf(['--batch-size', '9', '--no-listen'], { OUTBOX_BATCH_SIZE: '7', OUTBOX_LISTEN: 'true' });
+    expect(fromFlags).toMatchObject({ batchSize: 9, pollIntervalMs: 333, listen: false });
   });
 
   it('--help teaches: the producer contract, precedence, exit codes; --version prints the version', async () => {
