@@ -1,7 +1,7 @@
 /**
  * The single typed definition of every setting: name, environment variable, flag, default, and the
  * documentation line. It feeds validation (zod), `--help` (src/cli.ts), and the README table
- * (scripts/config-table.ts; test/unit/config.test.ts fails when the README drifts from it).
+ * (scripts/config-table.mjs; test/unit/config.test.ts fails when the README drifts from it).
  *
  * Precedence, highest first: command-line flags > environment > --env-file files (later files win)
  * > defaults. Env files are parsed with dotenv (the de-facto .env grammar: quotes, escapes, comments,
@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
-import { IDENTIFIER, MAX_SCHEMA_LENGTH, MAX_TABLE_LENGTH } from './names.js';
+import { IDENTIFIER, MAX_CHANNEL_LENGTH, MAX_SCHEMA_LENGTH, MAX_TABLE_LENGTH } from './names.js';
 
 export type Command = 'run' | 'migrate';
 
@@ -280,6 +280,15 @@ export function loadConfig(command: Command, sources: ConfigSources): Partial<Co
       const shown = spec.secret ? '(value hidden)' : JSON.stringify(raw);
       problems.push(`${origin} ${shown} is invalid: expected ${spec.expect}`);
     }
+  }
+  const schema = result.schema as string | undefined;
+  const table = result.table as string | undefined;
+  if (schema && table && schema.length + 1 + table.length > MAX_CHANNEL_LENGTH) {
+    // The NOTIFY channel is "schema.table", and PostgreSQL rejects channels of 64 bytes or more:
+    // the trigger would then fail the application's own INSERTs.
+    problems.push(
+      `OUTBOX_SCHEMA and OUTBOX_TABLE together are too long ("${schema}.${table}" is ${schema.length + 1 + table.length} characters; at most ${MAX_CHANNEL_LENGTH}, as they name the NOTIFY channel): choose shorter names`,
+    );
   }
   if (problems.length > 0) {
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);

@@ -16,6 +16,8 @@ export interface DbOptions {
   connectTimeoutMs: number;
   applicationName: string;
   max?: number;
+  /** Client-side timeout per query (node-postgres query_timeout); none if unset. */
+  queryTimeoutMs?: number;
 }
 
 export function createPool(options: DbOptions, log: Logger): pg.Pool {
@@ -24,6 +26,9 @@ export function createPool(options: DbOptions, log: Logger): pg.Pool {
     application_name: options.applicationName,
     connectionTimeoutMillis: options.connectTimeoutMs,
     keepAlive: true,
+    // The OS default before the first keep-alive probe is two hours; notice a dead peer in seconds.
+    keepAliveInitialDelayMillis: 10_000,
+    ...(options.queryTimeoutMs ? { query_timeout: options.queryTimeoutMs } : {}),
     max: options.max ?? 4,
     idleTimeoutMillis: 30_000,
   });

@@ -111,6 +111,8 @@ export class WakeListener {
         retryLimit: Infinity,
         retryTimeout: o.reconnectWindowMs ?? 30_000,
         paranoidChecking: o.heartbeatMs,
+        // Payloads are hints, not data: never let a non-JSON NOTIFY payload become an "error".
+        parse: (payload: string) => payload,
       },
     );
     subscriber.events.on('notification', () => o.onNotify());
@@ -122,6 +124,12 @@ export class WakeListener {
     // supervisor reports itself once LISTEN is in place).
     let first = true;
     subscriber.events.on('connected', () => {
+      // pg-listen's reconnect loop does not look at close(): a reconnect that finishes after we
+      // closed must be closed again, or it would keep a connection and a heartbeat timer alive.
+      if (this.#closed) {
+        void subscriber.close().catch(() => undefined);
+        return;
+      }
       if (first) {
         first = false;
         return;

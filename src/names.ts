@@ -8,6 +8,8 @@
 export const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 export const MAX_TABLE_LENGTH = 48; // + "_migrations" (11) < 63
 export const MAX_SCHEMA_LENGTH = 48;
+/** PostgreSQL rejects NOTIFY channels of 64 bytes or more; the channel is "schema.table". */
+export const MAX_CHANNEL_LENGTH = 63;
 
 export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
@@ -31,6 +33,11 @@ export interface OutboxNames {
   channel: string;
   /** Key for pg_advisory_xact_lock(hashtext(...)) while migrating. */
   migrationLockKey: string;
+  /**
+   * Key for pg_try_advisory_xact_lock(hashtext(...)) in every claim: one claimer per outbox at a
+   * time, so a second relay (rolling deploy, standby replica) waits instead of overtaking a key.
+   */
+  claimLockKey: string;
   /** application_name of the relay's pooled connections (claims), as seen in pg_stat_activity. */
   relayApplicationName: string;
   /** application_name of the LISTEN connection: operators (and tests) can find and kill it. */
@@ -50,6 +57,7 @@ export function outboxNames(schema: string, table: string): OutboxNames {
     migrations: q(`${table}_migrations`),
     channel: `${schema}.${table}`,
     migrationLockKey: `outbox-relay migrate ${schema}.${table}`,
+    claimLockKey: `outbox-relay claim ${schema}.${table}`,
     relayApplicationName: `outbox-relay:${schema}.${table}`.slice(0, 63),
     listenApplicationName: `outbox-relay:listen:${schema}.${table}`.slice(0, 63),
   };

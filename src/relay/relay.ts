@@ -32,7 +32,7 @@ import { checkSchema } from '../migrate.js';
 import { outboxNames, type OutboxNames } from '../names.js';
 import { classifyPublishError } from '../publisher/classify.js';
 import { KafkaPublisher, type Publisher } from '../publisher/kafka.js';
-import { claimBatchSql, type OutboxRow } from '../sql/claimBatch.js';
+import { beginClaimSql, claimBatchSql, type OutboxRow } from '../sql/claimBatch.js';
 import { deleteSentSql, markSentSql } from '../sql/completeBatch.js';
 import { clearWaitingSql, setWaitingSql } from '../sql/wakeup.js';
 import { sleep, withDeadline } from '../sleep.js';
@@ -58,6 +58,8 @@ interface Claim {
   client: pg.PoolClient;
   rows: OutboxRow[];
   released: boolean;
+  /** Another relay holds this outbox's claim lock: nothing was claimed. */
+  standby: boolean;
 }
 
 export interface RelayStats {
@@ -89,6 +91,10 @@ export class Relay {
   /** Whether this relay has declared itself idle (writers NOTIFY while it is). */
   #waiting = false;
   #failuresInARow = 0;
+  #standby = false;
+  #sleeping = false;
+  /** The last DELETE of our idle declaration, awaited before declaring again (keeps them in order). */
+  #clearing: Promise<void> | undefined;
   #progress = { at: performance.now(), published: 0 };
 
   constructor(config: RunConfig, log: Logger, deps: RelayDeps = {}) {
@@ -104,6 +110,16 @@ export class Relay {
 
   get state(): RelayState {
     return this.#state;
+  }
+
+  /** True when stop() had to abandon an in-flight batch (unmarked) at the shutdown deadline. */
+  get abandoned(): boolean {
+    return this.#abandoned;
+  }
+
+  /** True while idle and asleep until a NOTIFY or the poll timer (tests wait for this). */
+  get sleeping(): boolean {
+    return this.#sleeping;
   }
 
   get listening(): boolean {
@@ -124,6 +140,7 @@ export class Relay {
    * fails. Resolves when stop() resolves even if an abandoned batch is still unwinding inside.
    */
   run(): Promise<void> {
+    if (this.#stopPromise && !this.#runPromise) return this.#stopPromise; // stopped before it ran
     this.#runPromise ??= this.#run();
     return Promise.race([this.#runPromise, this.#stopped.promise]);
   }
@@ -150,12 +167,25 @@ export class Relay {
   async #startup(): Promise<void> {
     const c = this.#config;
     this.#pool = createPool(
-      { databaseUrl: c.databaseUrl, connectTimeoutMs: c.dbConnectTimeoutMs, applicationName: this.names.relayApplicationName, max: 4 },
+      {
+        databaseUrl: c.databaseUrl,
+        connectTimeoutMs: c.dbConnectTimeoutMs,
+        applicationName: this.names.relayApplicationName,
+        max: 4,
+        // Client-side bound too: statement_timeout cannot fire on a connection that is half-open.
+        queryTimeoutMs: c.publishTimeoutMs + 15_000,
+      },
       this.#log,
     );
     await checkConnection(this.#pool, c.databaseUrl);
     await checkSchema(this.#pool, this.names);
+    if (this.#stopping) return;
     await this.#publisher.connect();
+    if (this.#stopping) {
+      // stop() may already have closed everything while we were connecting.
+      await this.#publisher.disconnect();
+      return;
+    }
     if (c.listen) {
       this.#listener = new WakeListener({
         databaseUrl: c.databaseUrl,
@@ -181,10 +211,18 @@ export class Relay {
         await this.#fail('claim', err);
         continue;
       }
+      if (claim.standby !== this.#standby) {
+        this.#standby = claim.standby;
+        if (claim.standby && this.#waiting) void this.#clearWaiting();
+        this.#log.info(
+          { standby: claim.standby },
+          claim.standby ? 'another relay is claiming this outbox; standing by' : 'this relay is claiming this outbox',
+        );
+      }
       if (claim.rows.length === 0) {
         await this.#release(claim);
         this.#to('empty');
-        await this.#idle();
+        await this.#idle(claim.standby);
         continue;
       }
       this.#to('claimed');
@@ -242,13 +280,13 @@ export class Relay {
   async #claim(): Promise<Claim> {
     const pool = this.#pool!;
     const client = await pool.connect();
-    const claim: Claim = { client, rows: [], released: false };
+    const claim: Claim = { client, rows: [], released: false, standby: false };
     this.#openClaims.add(claim);
     try {
       const bound = this.#config.publishTimeoutMs;
-      await client.query(
-        `BEGIN; SET LOCAL statement_timeout = ${bound}; SET LOCAL idle_in_transaction_session_timeout = ${bound + 10_000}`,
-      );
+      const begun = (await client.query(beginClaimSql(this.names, bound, bound + 10_000))) as unknown as pg.QueryResult[];
+      claim.standby = begun.at(-1)?.rows[0]?.locked !== true;
+      if (claim.standby) return claim;
       const result = await client.query<OutboxRow>(claimBatchSql(this.names), [this.#config.batchSize]);
       claim.rows = result.rows;
       return claim;
@@ -307,10 +345,11 @@ export class Relay {
     this.#to('wake');
   }
 
-  async #idle(): Promise<void> {
+  async #idle(standby: boolean): Promise<void> {
     // Declare this relay waiting so the trigger NOTIFYs, then look once more before sleeping: a row
-    // committed just before the declaration would otherwise wait for the poll.
-    if (this.#listener?.connected) {
+    // committed just before the declaration would otherwise wait for the poll. A standby relay does
+    // not declare: the active one is busy, and asking writers to NOTIFY for us would only tax them.
+    if (this.#listener?.connected && !standby) {
       const fresh = !this.#waiting;
       await this.#declareWaiting();
       if (fresh && this.#waiting) {
@@ -318,11 +357,14 @@ export class Relay {
         return;
       }
     }
+    this.#sleeping = true;
     await this.#wakeup.wait(this.#config.pollIntervalMs);
+    this.#sleeping = false;
     this.#to('wake');
   }
 
   async #declareWaiting(): Promise<void> {
+    await this.#clearing;
     try {
       // Valid for three poll intervals; refreshed on every idle poll, so it lapses only if we die.
       await this.#pool!.query(setWaitingSql(this.names), [this.relayId, this.#config.pollIntervalMs * 3]);
@@ -332,11 +374,13 @@ export class Relay {
     }
   }
 
-  async #clearWaiting(): Promise<void> {
+  #clearWaiting(): Promise<void> {
     this.#waiting = false;
-    await this.#pool!.query(clearWaitingSql(this.names), [this.relayId]).catch((err: Error) =>
-      this.#log.debug({ err: describeError(err) }, 'could not clear the idle declaration (it expires by itself)'),
+    this.#clearing = this.#pool!.query(clearWaitingSql(this.names), [this.relayId]).then(
+      () => undefined,
+      (err: Error) => this.#log.debug({ err: describeError(err) }, 'could not clear the idle declaration (it expires by itself)'),
     );
+    return this.#clearing;
   }
 
   /**
@@ -351,6 +395,11 @@ export class Relay {
   }
 
   async #stop(): Promise<void> {
+    if (this.#state === 'stopped') {
+      // Startup failed and closed everything already.
+      this.#stopped.resolve();
+      return;
+    }
     if (this.#state === 'created') {
       this.#to('stop');
       this.#stopped.resolve();
@@ -385,18 +434,21 @@ export class Relay {
 
   async #close(): Promise<void> {
     const errors: unknown[] = [];
-    const step = (what: string, work: Promise<unknown> | undefined) =>
-      work ? withDeadline(work, CLOSE_STEP_MS, what).catch((err: unknown) => errors.push(err)) : undefined;
-    if (this.#waiting && this.#pool) await step('clearing the idle declaration', this.#clearWaiting());
-    await step('closing the LISTEN connection', this.#listener?.close());
-    await step('disconnecting from Kafka', this.#publisher.disconnect());
-    await step('closing the pool', this.#pool?.end());
+    const bounded = (what: string, ms: number, work: Promise<unknown> | undefined) =>
+      work ? withDeadline(work, ms, what).catch((err: unknown) => errors.push(err)) : undefined;
+    if (this.#waiting && this.#pool) await bounded('clearing the idle declaration', 1000, this.#clearWaiting());
+    // In parallel and bounded, so the exit comes at most CLOSE_MS after the shutdown deadline.
+    await Promise.all([
+      bounded('closing the LISTEN connection', CLOSE_MS, this.#listener?.close()),
+      bounded('disconnecting from Kafka', CLOSE_MS, this.#publisher.disconnect()),
+      bounded('closing the pool', CLOSE_MS, this.#pool?.end()),
+    ]);
     if (errors.length > 0) this.#log.warn({ err: describeError(new AggregateError(errors)) }, 'errors while closing');
   }
 }
 
-/** Longest each shutdown step may take. */
-const CLOSE_STEP_MS = 3000;
+/** Longest the closing of connections may take after the shutdown deadline. */
+const CLOSE_MS = 3000;
 
 const PROGRESS_EVERY_MS = 10_000;
 

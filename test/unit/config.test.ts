@@ -80,6 +80,12 @@ describe('configuration', () => {
     expect(redactUrl('postgres://u:secret@h:5432/db')).toBe('postgres://u:***@h:5432/db');
   });
 
+  it('rejects a schema + table too long for the NOTIFY channel (PostgreSQL limit 63 bytes)', () => {
+    const ok = { ...base, OUTBOX_SCHEMA: 's'.repeat(31), OUTBOX_TABLE: 't'.repeat(31) }; // 63
+    expect(loadConfig('run', { env: ok }).table).toBe('t'.repeat(31));
+    expect(() => loadConfig('run', { env: { ...ok, OUTBOX_TABLE: 't'.repeat(32) } })).toThrow(/too long .* 64 characters; at most 63/);
+  });
+
   it('fails clearly on a missing env file', () => {
     expect(() => loadConfig('run', { env: base, envFiles: ['/nonexistent/.env'] })).toThrow(/cannot read env file \/nonexistent\/.env \(ENOENT\)/);
   });
