@@ -46,8 +46,10 @@ describe('relay crash (kill -9) and restart', () => {
     expect((await crashing.exited).signal).toBe('SIGKILL');
     expect(await fixture.outbox.pendingCount()).toBe(written.length - BATCH);
     // The dead relay's locks died with its connection: the rows are claimable right away.
-    const claimable = await fixture.outbox.pool.query(`SELECT seq FROM ${fixture.outbox.names.outbox} ORDER BY seq FOR UPDATE SKIP LOCKED`);
-    expect(claimable.rowCount).toBe(written.length - BATCH);
+    await waitFor('all pending rows claimable (the dead backend is gone)', async () => {
+      const claimable = await fixture.outbox.pool.query(`SELECT seq FROM ${fixture.outbox.names.outbox} FOR UPDATE SKIP LOCKED`);
+      return claimable.rowCount === written.length - BATCH;
+    }, 10_000);
 
     fixture.spawn(env);
     await waitFor('backlog to drain after restart', async () => (await fixture.outbox.pendingCount()) === 0);

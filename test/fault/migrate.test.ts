@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/errors.js';
 import { loadMigrations } from '../../src/migrate.js';
 import { useFixture } from '../support/fixture.js';
+import { waitFor } from '../support/outbox.js';
 import { spawnCli, spawnRelay } from '../support/relay-process.js';
 
 const LATEST = loadMigrations().at(-1)!.version;
@@ -19,7 +20,22 @@ describe('outbox-relay migrate', () => {
   }
 
   it('ten processes at once on an empty database: one applies, nine find nothing to do', async () => {
+    // Barrier: hold the migration lock so all ten are provably inside migrate at the same time.
+    const holder = await fixture.outbox.pool.connect();
+    await holder.query('SELECT pg_advisory_lock(hashtext($1))', [fixture.outbox.names.migrationLockKey]);
     const procs = Array.from({ length: 10 }, () => spawnCli(['migrate'], { ...fixture.outbox.env, LOG_LEVEL: 'warn' }));
+    try {
+      await waitFor('ten migrate processes waiting on the lock', async () => {
+        const r = await fixture.outbox.pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+           WHERE l.locktype = 'advisory' AND NOT l.granted AND a.application_name = 'outbox-relay:migrate'`,
+        );
+        return r.rows[0]!.n === 10;
+      });
+    } finally {
+      await holder.query('SELECT pg_advisory_unlock(hashtext($1))', [fixture.outbox.names.migrationLockKey]);
+      holder.release();
+    }
     const exits = await Promise.all(procs.map((p) => p.exited));
     expect(exits.map((e) => e.code)).toEqual(Array(10).fill(0));
     const said = procs.map((p) => p.logs.map((l) => l.msg).join('\n'));

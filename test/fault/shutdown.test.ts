@@ -15,7 +15,7 @@ describe('graceful shutdown', () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`${signal} mid-stream: exits 0 within the deadline; every row gone from the outbox is in Kafka`, async () => {
       const topic = await createTopic(2);
-      const written = await writeKeyed((rows) => fixture.outbox.insert(rows), topic, { keys: 10, perKey: 300, rowsPerTx: 100 });
+      const written = await writeKeyed((rows) => fixture.outbox.insert(rows), topic, { keys: 10, perKey: 1000, rowsPerTx: 500 });
       const env = { OUTBOX_BATCH_SIZE: '50', OUTBOX_SHUTDOWN_TIMEOUT_MS: '5000' };
       const relay = fixture.spawn(env);
       await relay.waitForLog((l) => l.msg === 'batch published' && Number(l.batch) >= 3);

@@ -36,7 +36,7 @@ describe('LISTEN/NOTIFY wake-up', () => {
   /** Idle, listening, and declared waiting: the state in which a commit triggers a NOTIFY. */
   async function waitUntilIdleAndListening(r: Relay): Promise<void> {
     await waitFor('relay listening and declared waiting', async () => {
-      if (!r.listening || r.state !== 'idle') return false;
+      if (!r.listening || !r.sleeping) return false;
       const w = await fixture.outbox.pool.query(`SELECT 1 FROM ${fixture.outbox.names.wakeup} WHERE waiting_until > now()`);
       return w.rowCount === 1;
     });
@@ -109,14 +109,42 @@ describe('LISTEN/NOTIFY wake-up', () => {
     expect(declared.rowCount).toBe(0);
   });
 
-  it('a busy relay is not declared waiting, so writers pay no NOTIFY while it drains', async () => {
+  it('a relay that turns busy withdraws its idle declaration, so writers stop paying for NOTIFY', async () => {
     const topic = await createTopic(1);
-    const rows = Array.from({ length: 5000 }, (_, i) => ({ topic, key: `k${i % 10}`, payload: Buffer.from(`r${i}`) }));
-    await fixture.outbox.insert(rows);
     const r = startRelay({ OUTBOX_POLL_INTERVAL_MS: LONG_POLL, OUTBOX_BATCH_SIZE: '100' });
-    await waitFor('draining', async () => acks.length > 0);
-    const whileBusy = await fixture.outbox.pool.query(`SELECT 1 FROM ${fixture.outbox.names.wakeup} WHERE waiting_until > now()`);
-    expect(whileBusy.rowCount).toBe(0);
     await waitUntilIdleAndListening(r);
+    const rows = Array.from({ length: 20_000 }, (_, i) => ({ topic, key: `k${i % 10}`, payload: Buffer.from(`r${i}`) }));
+    await fixture.outbox.insert(rows);
+    await waitFor('declaration withdrawn while the backlog is still draining', async () => {
+      const q = await fixture.outbox.pool.query<{ declared: number; pending: number }>(
+        `SELECT (SELECT count(*)::int FROM ${fixture.outbox.names.wakeup} WHERE waiting_until > now()) AS declared,
+                (SELECT count(*)::int FROM ${fixture.outbox.names.outbox}) AS pending`,
+      );
+      const { declared, pending } = q.rows[0]!;
+      if (pending === 0) throw new Error('backlog drained before the check could see the relay busy');
+      return declared === 0;
+    });
+    await waitFor('drained', async () => (await fixture.outbox.pendingCount()) === 0);
+    await waitUntilIdleAndListening(r); // and it declares itself again once idle
+  });
+
+  it('a lost NOTIFY costs at most the poll interval: rows flow by polling while LISTEN stays up', async () => {
+    const topic = await createTopic(1);
+    const r = startRelay({ OUTBOX_POLL_INTERVAL_MS: '300' });
+    await waitUntilIdleAndListening(r);
+    const [pid] = await listenBackends();
+    for (let i = 0; i < 3; i++) {
+      const client = await fixture.outbox.pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(`SET LOCAL session_replication_role = replica`); // trigger off: no NOTIFY
+        await fixture.outbox.insert([{ topic, key: 'k', payload: Buffer.from(`silent-${i}`) }], client);
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+      await waitFor(`silent-${i} published by the poll`, async () => acks.some((a) => a.payload === `silent-${i}`), 5000);
+    }
+    expect(await listenBackends()).toEqual([pid]); // no reconnect involved: the poll did it
   });
 });

@@ -56,13 +56,16 @@ export async function createTestOutbox(options: { migrate?: boolean } = {}): Pro
     env,
     config: (overrides = {}) => loadConfig('run', { env: { ...env, LOG_LEVEL: 'silent', ...overrides } }),
     async insert(rows, client) {
-      if (rows.length === 0) return;
-      const values: unknown[] = [];
-      const tuples = rows.map((r, i) => {
-        values.push(r.topic, r.key, r.payload, JSON.stringify(r.headers ?? {}));
-        return `($${i * 4 + 1}, $${i * 4 + 2}, $${i * 4 + 3}, $${i * 4 + 4}::jsonb)`;
-      });
-      await (client ?? pool).query(`INSERT INTO ${names.outbox} (topic, key, payload, headers) VALUES ${tuples.join(', ')}`, values);
+      // At most 65535 bind parameters per statement: 4 per row, so chunks of 10,000 rows.
+      for (let start = 0; start < rows.length; start += 10_000) {
+        const chunk = rows.slice(start, start + 10_000);
+        const values: unknown[] = [];
+        const tuples = chunk.map((r, i) => {
+          values.push(r.topic, r.key, r.payload, JSON.stringify(r.headers ?? {}));
+          return `($${i * 4 + 1}, $${i * 4 + 2}, $${i * 4 + 3}, $${i * 4 + 4}::jsonb)`;
+        });
+        await (client ?? pool).query(`INSERT INTO ${names.outbox} (topic, key, payload, headers) VALUES ${tuples.join(', ')}`, values);
+      }
     },
     async pendingCount() {
       const r = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${names.outbox} WHERE sent_at IS NULL`);
