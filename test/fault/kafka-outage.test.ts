@@ -9,11 +9,11 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { check, writeKeyed } from '../support/checker.js';
 import { useFixture } from '../support/fixture.js';
-import { uniqueName, waitFor } from '../support/outbox.js';
+import { createTopic, readAll } from '../support/kafka.js';
+import { waitFor } from '../support/outbox.js';
 
 const run = promisify(execFile);
 const PORT = 9094;
@@ -28,40 +28,6 @@ function killBroker(): void {
   process.kill(pid, 'SIGKILL');
 }
 
-const kafka = () => new Kafka({ clientId: 'outage-test', brokers: [BROKERS], logLevel: logLevel.NOTHING });
-
-async function createTopic(): Promise<string> {
-  const topic = uniqueName('outage');
-  const admin = kafka().admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 2, replicationFactor: 1 }], waitForLeaders: true });
-  await admin.disconnect();
-  return topic;
-}
-
-async function readAll(topic: string) {
-  const admin = kafka().admin();
-  await admin.connect();
-  const offsets = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
-  const expected = offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
-  const received: { value: Buffer }[] = [];
-  const consumer = kafka().consumer({ groupId: uniqueName('outage-reader'), maxWaitTimeInMs: 100 });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await new Promise<void>((resolve, reject) => {
-    setTimeout(() => reject(new Error(`read ${received.length} of ${expected} messages in 60 s`)), 60_000).unref();
-    void consumer.run({
-      eachMessage: async ({ message }) => {
-        received.push({ value: message.value! });
-        if (received.length >= expected) resolve();
-      },
-    });
-  });
-  await consumer.disconnect();
-  return received.map((m) => ({ topic, partition: 0, offset: '0', key: null, headers: {}, value: m.value }));
-}
-
 describe('Kafka broker outage', () => {
   const fixture = useFixture();
   beforeAll(startBroker, 180_000);
@@ -70,7 +36,7 @@ describe('Kafka broker outage', () => {
   }, 60_000);
 
   it('kill -9 of the broker, then restart: nothing marked without ack, no hot loop, backlog drains, lost 0', async () => {
-    const topic = await createTopic();
+    const topic = await createTopic(2, 'outage', BROKERS);
     const relay = fixture.spawn({ KAFKA_BROKERS: BROKERS, OUTBOX_BATCH_SIZE: '50', OUTBOX_PUBLISH_TIMEOUT_MS: '3000' });
     const before = await writeKeyed((rows) => fixture.outbox.insert(rows), topic, { keys: 5, perKey: 40, rowsPerTx: 50, prefix: 'before' });
     await waitFor('first rows drained', async () => (await fixture.outbox.pendingCount()) === 0);
@@ -87,7 +53,7 @@ describe('Kafka broker outage', () => {
 
     await startBroker();
     await waitFor('backlog drained after the broker came back', async () => (await fixture.outbox.pendingCount()) === 0, 90_000);
-    const result = check([...before, ...during], await readAll(topic));
+    const result = check([...before, ...during], await readAll([topic], 60_000, BROKERS));
     expect(result.lost).toEqual([]);
     expect(result.orderViolations).toEqual([]);
     expect(result.unexpected).toEqual([]);
@@ -98,7 +64,7 @@ describe('Kafka broker outage', () => {
   });
 
   it('SIGTERM while the broker is down: exit 0 within the shutdown deadline, rows stay pending', async () => {
-    const topic = await createTopic();
+    const topic = await createTopic(2, 'outage', BROKERS);
     const relay = fixture.spawn({
       KAFKA_BROKERS: BROKERS,
       OUTBOX_PUBLISH_TIMEOUT_MS: '20000',

@@ -12,13 +12,14 @@ export interface Received {
   headers: Record<string, string>;
 }
 
-function client(): Kafka {
-  return new Kafka({ clientId: 'outbox-relay-test', brokers: inject('kafkaBrokers').split(','), logLevel: logLevel.NOTHING });
+/** The run's broker by default; fault tests with a broker of their own pass its address. */
+function client(brokers = inject('kafkaBrokers')): Kafka {
+  return new Kafka({ clientId: 'outbox-relay-test', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
 }
 
-export async function createTopic(partitions = 3, prefix = 'topic'): Promise<string> {
+export async function createTopic(partitions = 3, prefix = 'topic', brokers?: string): Promise<string> {
   const topic = uniqueName(prefix);
-  const admin = client().admin();
+  const admin = client(brokers).admin();
   await admin.connect();
   try {
     await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
@@ -28,8 +29,8 @@ export async function createTopic(partitions = 3, prefix = 'topic'): Promise<str
   return topic;
 }
 
-async function messageCount(topics: string[]): Promise<number> {
-  const admin = client().admin();
+async function messageCount(topics: string[], brokers?: string): Promise<number> {
+  const admin = client(brokers).admin();
   await admin.connect();
   try {
     let total = 0;
@@ -52,11 +53,11 @@ function headersOf(headers: IHeaders | undefined): Record<string, string> {
  * Read every message the topics hold right now, from the beginning (all of them, duplicates
  * included): the high watermarks say how many to expect, the consumer resolves when it has them.
  */
-export async function readAll(topics: string[], timeoutMs = 60_000): Promise<Received[]> {
-  const expected = await messageCount(topics);
+export async function readAll(topics: string[], timeoutMs = 60_000, brokers?: string): Promise<Received[]> {
+  const expected = await messageCount(topics, brokers);
   const received: Received[] = [];
   if (expected === 0) return received;
-  const consumer = client().consumer({ groupId: uniqueName('reader'), maxWaitTimeInMs: 100 });
+  const consumer = client(brokers).consumer({ groupId: uniqueName('reader'), maxWaitTimeInMs: 100 });
   await consumer.connect();
   try {
     await consumer.subscribe({ topics, fromBeginning: true });
