@@ -44,7 +44,9 @@ describe('several relays on one outbox', () => {
     await b.waitForLog(started);
     a.kill('SIGKILL');
     await a.exited;
-    const written = await writing;
+    // Rows written after the kill can only be published by the survivor.
+    const afterKill = await writeKeyed((rows) => fixture.outbox.insert(rows), topic, { keys: 5, perKey: 40, rowsPerTx: 10, prefix: 'after-kill' });
+    const written = [...(await writing), ...afterKill];
     await waitFor('drained by the survivor', async () => (await fixture.outbox.pendingCount()) === 0);
     expect(b.logs.some((l) => l.msg === 'batch published')).toBe(true);
 
