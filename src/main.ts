@@ -6,6 +6,11 @@
  */
 import { main } from './cli.js';
 
+/** A log line in the logger's shape, for the moments before/after the logger exists. */
+function logLine(level: string, msg: string, fields: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify({ level, time: new Date().toISOString(), pid: process.pid, name: 'outbox-relay', ...fields, msg })}\n`);
+}
+
 // Node prints process warnings as free text on stderr; a daemon's logs are JSON lines on stdout.
 // kafkajs 2.2.4 computes a negative setTimeout delay while not throttled (requestQueue
 // scheduleCheckPendingRequests), which Node >= 23 reports as TimeoutNegativeWarning; Node has
@@ -13,9 +18,7 @@ import { main } from './cli.js';
 process.removeAllListeners('warning');
 process.on('warning', (warning) => {
   if (warning.name === 'TimeoutNegativeWarning') return;
-  process.stdout.write(
-    `${JSON.stringify({ level: 'warn', time: new Date().toISOString(), pid: process.pid, name: 'outbox-relay', warning: warning.name, msg: warning.message })}\n`,
-  );
+  logLine('warn', warning.message, { warning: warning.name });
 });
 
 main(process.argv).then(
@@ -23,9 +26,7 @@ main(process.argv).then(
     process.exitCode = code;
     setTimeout(() => {
       const open = process.getActiveResourcesInfo(); // this timer is unref'd, so not listed
-      process.stdout.write(
-        `${JSON.stringify({ level: 'warn', time: new Date().toISOString(), pid: process.pid, name: 'outbox-relay', resources: open, msg: 'handles still open at exit; exiting anyway' })}\n`,
-      );
+      logLine('warn', 'handles still open at exit; exiting anyway', { resources: open });
       process.exit(code);
     }, 2000).unref();
   },

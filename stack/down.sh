@@ -6,27 +6,30 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+# wait_gone TENTHS: wait up to TENTHS × 0.1 s for the broker of $KAFKA_PID_FILE to exit.
+wait_gone() {
+  local i
+  for ((i = 0; i < $1; i++)); do
+    kafka_pid_alive "$KAFKA_PID_FILE" || return 0
+    sleep 0.1
+  done
+}
+
 stop_kafka() {
   if ! kafka_pid_alive "$KAFKA_PID_FILE"; then
     rm -f "$KAFKA_PID_FILE"
     say "kafka: no broker started by stack for port $KAFKA_PORT"
     return
   fi
-  local pid i
+  local pid
   pid=$(<"$KAFKA_PID_FILE")
   say "kafka: stopping broker pid $pid (port $KAFKA_PORT)"
   kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 300; i++)); do
-    kafka_pid_alive "$KAFKA_PID_FILE" || break
-    sleep 0.1
-  done
+  wait_gone 300
   if kafka_pid_alive "$KAFKA_PID_FILE"; then
     say "kafka: broker pid $pid still alive after 30 s; sending SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do
-      kafka_pid_alive "$KAFKA_PID_FILE" || break
-      sleep 0.1
-    done
+    wait_gone 50
   fi
   kafka_pid_alive "$KAFKA_PID_FILE" && die "could not stop Kafka broker pid $pid"
   rm -f "$KAFKA_PID_FILE"

@@ -78,6 +78,8 @@ export class Relay {
   readonly #publisher: Publisher;
   readonly #hooks: RelayHooks;
   readonly #wakeup = new Wakeup();
+  /** Every statement the loop runs, built once: names and settings do not change while it runs. */
+  readonly #sql: { begin: string; claim: string; complete: string; setWaiting: string; clearWaiting: string };
   readonly #stopSignal = new AbortController();
   #pool: pg.Pool | undefined;
   #listener: WakeListener | undefined;
@@ -101,6 +103,13 @@ export class Relay {
     this.#config = config;
     this.#log = log;
     this.names = outboxNames(config.schema, config.table);
+    this.#sql = {
+      begin: beginClaimSql(this.names, config.publishTimeoutMs, config.publishTimeoutMs + 10_000),
+      claim: claimBatchSql(this.names),
+      complete: config.onPublish === 'delete' ? deleteSentSql(this.names) : markSentSql(this.names),
+      setWaiting: setWaitingSql(this.names),
+      clearWaiting: clearWaitingSql(this.names),
+    };
     this.relayId = deps.relayId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.#hooks = deps.hooks ?? {};
     this.#publisher =
@@ -283,11 +292,10 @@ export class Relay {
     const claim: Claim = { client, rows: [], released: false, standby: false };
     this.#openClaims.add(claim);
     try {
-      const bound = this.#config.publishTimeoutMs;
-      const begun = (await client.query(beginClaimSql(this.names, bound, bound + 10_000))) as unknown as pg.QueryResult[];
+      const begun = (await client.query(this.#sql.begin)) as unknown as pg.QueryResult[];
       claim.standby = begun.at(-1)?.rows[0]?.locked !== true;
       if (claim.standby) return claim;
-      const result = await client.query<OutboxRow>(claimBatchSql(this.names), [this.#config.batchSize]);
+      const result = await client.query<OutboxRow>(this.#sql.claim, [this.#config.batchSize]);
       claim.rows = result.rows;
       return claim;
     } catch (err) {
@@ -299,8 +307,7 @@ export class Relay {
   /** Delete or mark the acknowledged rows and COMMIT: the only place rows leave the pending set. */
   async #complete(claim: Claim): Promise<void> {
     if (this.#abandoned) throw new Error('shutdown deadline passed; batch abandoned unmarked');
-    const sql = this.#config.onPublish === 'delete' ? deleteSentSql(this.names) : markSentSql(this.names);
-    await claim.client.query(sql, [claim.rows.map((r) => r.seq)]);
+    await claim.client.query(this.#sql.complete, [claim.rows.map((r) => r.seq)]);
     await claim.client.query('COMMIT');
     claim.released = true;
     this.#openClaims.delete(claim);
@@ -367,7 +374,7 @@ export class Relay {
     await this.#clearing;
     try {
       // Valid for three poll intervals; refreshed on every idle poll, so it lapses only if we die.
-      await this.#pool!.query(setWaitingSql(this.names), [this.relayId, this.#config.pollIntervalMs * 3]);
+      await this.#pool!.query(this.#sql.setWaiting, [this.relayId, this.#config.pollIntervalMs * 3]);
       this.#waiting = true;
     } catch (err) {
       this.#log.warn({ err: describeError(err) }, 'could not declare the relay idle; relying on polling');
@@ -376,7 +383,7 @@ export class Relay {
 
   #clearWaiting(): Promise<void> {
     this.#waiting = false;
-    this.#clearing = this.#pool!.query(clearWaitingSql(this.names), [this.relayId]).then(
+    this.#clearing = this.#pool!.query(this.#sql.clearWaiting, [this.relayId]).then(
       () => undefined,
       (err: Error) => this.#log.debug({ err: describeError(err) }, 'could not clear the idle declaration (it expires by itself)'),
     );

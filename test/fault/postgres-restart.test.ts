@@ -8,56 +8,41 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate } from '../../src/migrate.js';
-import { outboxNames } from '../../src/names.js';
 import { check, writeKeyed } from '../support/checker.js';
 import { createTopic, readAll } from '../support/kafka.js';
-import { silentLog, uniqueName, waitFor } from '../support/outbox.js';
+import { createTestOutbox, waitFor, type TestOutbox } from '../support/outbox.js';
 import { spawnRelay, started, type RelayProcess } from '../support/relay-process.js';
-import { inject } from 'vitest';
 
 const run = promisify(execFile);
 const PORT = '5433';
 const pgPrivate = (cmd: string) => run('bash', ['stack/pg-private.sh', cmd, PORT], { timeout: 120_000 });
 
 describe('PostgreSQL crash and restart', () => {
-  let databaseUrl: string;
-  let pool: pg.Pool;
+  let outbox: TestOutbox | undefined;
   let relay: RelayProcess | undefined;
 
   beforeAll(async () => {
-    const { stdout } = await pgPrivate('start');
-    databaseUrl = stdout.trim().replace(/^DATABASE_URL=/, '');
-    pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
-    pool.on('error', () => undefined); // idle clients die with the crash; that is the point
+    await pgPrivate('start');
   }, 120_000);
   afterAll(async () => {
     relay?.kill('SIGKILL');
     await relay?.exited;
-    await pool?.end().catch(() => undefined);
+    await outbox?.pool.end().catch(() => undefined);
     await pgPrivate('destroy');
   }, 60_000);
 
   it('down for 5 s, then back: relay and LISTEN recover by themselves, lost 0', async () => {
-    const schema = uniqueName('t');
-    const names = outboxNames(schema, 'outbox');
-    await migrate(pool, names, silentLog);
+    outbox = await createTestOutbox({ databaseUrl: `postgres://postgres@127.0.0.1:${PORT}/postgres` });
+    const { names, pool } = outbox;
     const topic = await createTopic(2);
-    const insert = async (rows: { topic: string; key: string; payload: Buffer }[]) => {
-      const values = rows.flatMap((r) => [r.topic, r.key, r.payload]);
-      const tuples = rows.map((_, i) => `($${i * 3 + 1}, $${i * 3 + 2}, $${i * 3 + 3})`).join(', ');
-      await pool.query(`INSERT INTO ${names.outbox} (topic, key, payload) VALUES ${tuples}`, values);
-    };
-    const pending = async () => Number((await pool.query(`SELECT count(*) AS n FROM ${names.outbox}`)).rows[0].n);
+    const insert = outbox.insert;
+    const pending = outbox.pendingCount;
     const listening = async () =>
       (await pool.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1`, [names.listenApplicationName])).rowCount === 1;
 
     relay = spawnRelay({
-      DATABASE_URL: databaseUrl,
-      KAFKA_BROKERS: inject('kafkaBrokers'),
-      OUTBOX_SCHEMA: schema,
+      ...outbox.env,
       OUTBOX_BATCH_SIZE: '50',
       OUTBOX_DB_CONNECT_TIMEOUT_MS: '1000',
       OUTBOX_LISTEN_HEARTBEAT_MS: '1000',

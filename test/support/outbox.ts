@@ -34,12 +34,13 @@ export function uniqueName(prefix: string): string {
   return `${prefix}_${randomBytes(5).toString('hex')}`;
 }
 
-export async function createTestOutbox(options: { migrate?: boolean } = {}): Promise<TestOutbox> {
-  const databaseUrl = inject('databaseUrl');
+export async function createTestOutbox(options: { migrate?: boolean; databaseUrl?: string } = {}): Promise<TestOutbox> {
+  const databaseUrl = options.databaseUrl ?? inject('databaseUrl');
   const kafkaBrokers = inject('kafkaBrokers');
   const schema = uniqueName('t');
   const names = outboxNames(schema, 'outbox');
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 4, application_name: 'outbox-relay-test' });
+  pool.on('error', () => undefined); // idle clients die when a fault test crashes the database
   if (options.migrate !== false) await migrate(pool, names, silentLog);
   const env = {
     DATABASE_URL: databaseUrl,
