@@ -9,6 +9,14 @@
 #   KAFKA_HEAP             broker heap, used for -Xms and -Xmx (default 512m)
 #   KAFKA_WARMUP           1 (default): after starting a broker, create its internal topics with
 #                          stack/kafka/StackWarmup.java; 0 skips that (~1-2 s)
+# For one node of a multi-broker cluster (stack/cluster.sh sets these):
+#   KAFKA_NODE_ID          node.id (default 1)
+#   KAFKA_VOTERS           controller.quorum.voters (default 1@127.0.0.1:$KAFKA_CONTROLLER_PORT)
+#   KAFKA_REPLICATION      replication factor of new and internal topics (default 1); above 1,
+#                          min.insync.replicas becomes 2
+#   KAFKA_CLUSTER_ID_FILE  the cluster id every node of one cluster formats with
+#   KAFKA_WAIT             1 (default): wait until the broker answers; 0 returns once it is launched
+#                          (a node of a 3-voter quorum cannot start before a majority is up)
 
 STACK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STACK_SRC="$STACK_ROOT/stack"
@@ -20,6 +28,10 @@ KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}
 KAFKA_START_TIMEOUT=${KAFKA_START_TIMEOUT:-90}
 KAFKA_HEAP=${KAFKA_HEAP:-512m}
 KAFKA_WARMUP=${KAFKA_WARMUP:-1}
+KAFKA_NODE_ID=${KAFKA_NODE_ID:-1}
+KAFKA_VOTERS=${KAFKA_VOTERS:-1@127.0.0.1:$KAFKA_CONTROLLER_PORT}
+KAFKA_REPLICATION=${KAFKA_REPLICATION:-1}
+KAFKA_WAIT=${KAFKA_WAIT:-1}
 
 PG_HOST=127.0.0.1
 PG_PORT=5432
@@ -40,9 +52,11 @@ KAFKA_PID_FILE="$KAFKA_INST/kafka.pid"
 KAFKA_LOG="$KAFKA_INST/kafka.log"
 KAFKA_DATA="$KAFKA_INST/data"
 KAFKA_PROPS="$KAFKA_INST/server.properties"
-KAFKA_CLUSTER_ID_FILE="$KAFKA_INST/cluster.id"
+KAFKA_CLUSTER_ID_FILE=${KAFKA_CLUSTER_ID_FILE:-$KAFKA_INST/cluster.id}
 
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
+# Short-lived tool JVMs (StorageTool, warm-up client, Kafka's admin tools): quick start-up, quiet logs.
+TOOL_JAVA_OPTS=(-XX:TieredStopAtLevel=1 -XX:+UseSerialGC "-Dlog4j2.configurationFile=$KAFKA_LOG4J" -Dstack.log.level=WARN)
 
 say() { echo "stack: $*" >&2; }
 die() { echo "stack: error: $*" >&2; exit 1; }

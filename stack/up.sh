@@ -71,16 +71,15 @@ kafka_version() {
   echo "${jar%.jar}"
 }
 
-# Short-lived tool JVMs (StorageTool, warm-up client): quick start-up, quiet logs.
-TOOL_JAVA_OPTS=(-XX:TieredStopAtLevel=1 -XX:+UseSerialGC "-Dlog4j2.configurationFile=$KAFKA_LOG4J" -Dstack.log.level=WARN)
-
 # ---------------------------------------------------------------- Kafka config
 write_server_properties() {
+  local isr=1
+  ((KAFKA_REPLICATION > 1)) && isr=2
   cat >"$KAFKA_PROPS.tmp" <<EOF
 # Written by stack/up.sh on each start; edit stack/up.sh, not this file.
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+node.id=$KAFKA_NODE_ID
+controller.quorum.voters=$KAFKA_VOTERS
 listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
 advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
 controller.listener.names=CONTROLLER
@@ -88,18 +87,19 @@ inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 log.dirs=$KAFKA_DATA
 num.partitions=1
-default.replication.factor=1
+default.replication.factor=$KAFKA_REPLICATION
+min.insync.replicas=$isr
 auto.create.topics.enable=false
 # Internal topics: one partition each (as Testcontainers' Kafka does) so a fresh broker creates
 # and loads them quickly on this 2-core machine.
 offsets.topic.num.partitions=1
-offsets.topic.replication.factor=1
+offsets.topic.replication.factor=$KAFKA_REPLICATION
 transaction.state.log.num.partitions=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor=$KAFKA_REPLICATION
+transaction.state.log.min.isr=$isr
 share.coordinator.state.topic.num.partitions=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+share.coordinator.state.topic.replication.factor=$KAFKA_REPLICATION
+share.coordinator.state.topic.min.isr=$isr
 group.initial.rebalance.delay.ms=0
 EOF
   mv "$KAFKA_PROPS.tmp" "$KAFKA_PROPS"
@@ -193,6 +193,10 @@ start_kafka() {
   [[ -s "$KAFKA_PID_FILE" ]] || die "the broker process did not write $KAFKA_PID_FILE (log: $KAFKA_LOG)"
   local pid
   pid=$(<"$KAFKA_PID_FILE")
+  if [[ "$KAFKA_WAIT" != 1 ]]; then
+    say "kafka: launched node $KAFKA_NODE_ID (pid $pid) on 127.0.0.1:$KAFKA_PORT; not waiting"
+    return
+  fi
   wait_for_kafka "$pid"
   warm_up_kafka
   say "kafka: ready (pid $pid, ${SECONDS}s)"
@@ -233,6 +237,8 @@ ensure_kafka() {
     pid=$(<"$KAFKA_PID_FILE")
     if kafka_probe "$KAFKA_PORT"; then
       say "kafka: reusing broker pid $pid on 127.0.0.1:$KAFKA_PORT"
+    elif [[ "$KAFKA_WAIT" != 1 ]]; then
+      say "kafka: broker pid $pid is starting"
     else
       say "kafka: broker pid $pid is starting; waiting"
       wait_for_kafka "$pid"
@@ -248,6 +254,14 @@ ensure_kafka() {
   fi
   start_kafka
 }
+
+# `up.sh warm-up`: only the warm-up, against the broker(s) of KAFKA_PORT (stack/cluster.sh runs it
+# once all nodes of a cluster are up).
+if [[ "${1:-}" == warm-up ]]; then
+  ensure_kafka_libs
+  warm_up_kafka
+  exit 0
+fi
 
 ensure_postgres
 ensure_kafka

@@ -26,6 +26,9 @@ export const FATAL_PRODUCER_TYPES = new Set([
   // Our own deadline (src/sleep.ts): the ack is ambiguous and the request may still be in flight, so the
   // producer is replaced rather than reused; the retry may duplicate the batch (bounded, detectable).
   'PUBLISH_TIMEOUT',
+  // The send resolved but its acknowledgement does not cover every message (publisher/receipt.ts), even
+  // after resending the missing partitions: replace the producer and retry the whole batch.
+  'INCOMPLETE_RECEIPT',
 ]);
 
 export const POISON_TYPES = new Set([

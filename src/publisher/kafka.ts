@@ -19,15 +19,36 @@
  *   would reconnect once the broker is back and deliver its batch again, late. Fencing closes the old
  *   producer's sockets and makes its socket factory refuse new ones, and its retries are bounded,
  *   so a zombie dies quietly instead of delivering (found by test/fault/kafka-outage.test.ts).
+ *
+ * A resolved send is never trusted (./receipt.ts): kafkajs can resolve a send that skipped a
+ * partition whose leader moved mid-call (kafkajs issue #1303; test/fault/cluster.test.ts loses rows
+ * without this). Every message is pinned to its partition on first use, so retries and resends keep
+ * it there, and the acknowledgement is checked against what was sent:
+ * - partitions missing from it are sent again on the same producer. That is safe and duplicate-free:
+ *   kafkajs rolls a partition's sequence number back when its request fails, so the resend carries
+ *   the same sequence numbers, and a broker that did write them drops the copy as a duplicate;
+ * - if they are still missing after MAX_RESENDS, or the receipt does not match what was sent at all,
+ *   the send fails (IncompleteReceiptError): the producer is replaced and the batch retried.
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { Kafka, Partitioners, logLevel as KafkaLogLevel, type ISocketFactory, type Producer, type logCreator } from 'kafkajs';
+import {
+  Kafka,
+  Partitioners,
+  logLevel as KafkaLogLevel,
+  type ICustomPartitioner,
+  type ISocketFactory,
+  type Producer,
+  type RecordMetadata,
+  type TopicMessages,
+  type logCreator,
+} from 'kafkajs';
 import { UnavailableError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { toTopicMessages } from '../relay/batch.js';
 import type { OutboxRow } from '../sql/claimBatch.js';
 import { withDeadline } from '../sleep.js';
+import { checkReceipt, partitionKey, type Receipt } from './receipt.js';
 
 export interface PublisherOptions {
   brokers: string[];
@@ -63,6 +84,34 @@ function kafkajsLogger(log: Logger): logCreator {
       log[LEVELS[level] ?? 'debug']({ kafkajs: namespace, ...extra }, message);
     };
 }
+
+/** How often one chunk's unacknowledged partitions are sent again before the send fails. */
+const MAX_RESENDS = 3;
+
+/** A send resolved, but the broker's acknowledgement does not cover every message. */
+export class IncompleteReceiptError extends Error {
+  readonly type = 'INCOMPLETE_RECEIPT';
+  constructor(readonly receipt: Receipt) {
+    super(
+      `Kafka acknowledged ${receipt.acknowledged} messages of the chunk; not acknowledged: ${[...receipt.missing, ...receipt.problems].join(', ')}`,
+    );
+    this.name = 'IncompleteReceiptError';
+  }
+}
+
+/**
+ * kafkajs's Java-compatible DefaultPartitioner (murmur2 of the key, round robin without one), made
+ * to decide once per message: the choice is written into message.partition, so kafkajs's internal
+ * retries, our resends and the receipt check all see the same partition.
+ */
+const pinningPartitioner: ICustomPartitioner = () => {
+  const choose = Partitioners.DefaultPartitioner();
+  return (args) => {
+    const message = args.message;
+    message.partition ??= choose(args);
+    return message.partition;
+  };
+};
 
 /** kafkajs's own socket factory, plus a fence: once fenced, open sockets close and new ones fail. */
 function fencedSocketFactory(): { factory: ISocketFactory; fence(): void } {
@@ -118,7 +167,7 @@ export class KafkaPublisher implements Publisher {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: pinningPartitioner,
       // Bounded (~10 s of retries at most) so a fenced producer's send ends by itself.
       retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 8 },
     });
@@ -149,12 +198,26 @@ export class KafkaPublisher implements Publisher {
         await current.producer.connect();
         current.connected = true;
       }
-      for (const chunk of chunks) {
-        await current.producer.sendBatch({ topicMessages: toTopicMessages(chunk), acks: -1, timeout: this.options.timeoutMs });
-      }
+      for (const chunk of chunks) await this.#sendChunk(current.producer, toTopicMessages(chunk));
     })();
     work.catch(() => undefined); // a fenced zombie's late rejection is expected
     await withDeadline(work, this.options.timeoutMs, 'publishing a batch to Kafka');
+  }
+
+  /** One sendBatch, then its receipt check; unacknowledged partitions are sent again (see the header). */
+  async #sendChunk(producer: Producer, topicMessages: TopicMessages[]): Promise<void> {
+    let pending = topicMessages;
+    for (let resend = 0; ; resend++) {
+      const acks = await producer.sendBatch({ topicMessages: pending, acks: -1, timeout: this.options.timeoutMs });
+      const receipt = checkReceipt(sentMessages(pending), acks.map(toPartitionAck));
+      if (receipt.complete) return;
+      if (resend >= MAX_RESENDS || receipt.problems.length > 0) throw new IncompleteReceiptError(receipt);
+      this.options.log.warn(
+        { missing: receipt.missing, acknowledged: receipt.acknowledged, resend: resend + 1 },
+        'Kafka acknowledged only part of a send (a partition leader moved); sending the missing partitions again',
+      );
+      pending = onlyPartitions(pending, new Set(receipt.missing));
+    }
   }
 
   async recreate(reason: string): Promise<void> {
@@ -177,4 +240,19 @@ export class KafkaPublisher implements Publisher {
       current.fence();
     }
   }
+}
+
+function sentMessages(topicMessages: TopicMessages[]): { topic: string; partition: number | undefined }[] {
+  return topicMessages.flatMap(({ topic, messages }) => messages.map((m) => ({ topic, partition: m.partition })));
+}
+
+function toPartitionAck(meta: RecordMetadata): { topic: string; partition: number; errorCode: number; baseOffset: string | undefined } {
+  return { topic: meta.topicName, partition: meta.partition, errorCode: meta.errorCode, baseOffset: meta.baseOffset };
+}
+
+/** The messages of the given `topic:partition`s, order kept. */
+function onlyPartitions(topicMessages: TopicMessages[], keys: Set<string>): TopicMessages[] {
+  return topicMessages
+    .map(({ topic, messages }) => ({ topic, messages: messages.filter((m) => keys.has(partitionKey(topic, m.partition))) }))
+    .filter(({ messages }) => messages.length > 0);
 }

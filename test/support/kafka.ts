@@ -12,17 +12,17 @@ export interface Received {
   headers: Record<string, string>;
 }
 
-/** The run's broker by default; fault tests with a broker of their own pass its address. */
-function client(brokers = inject('kafkaBrokers')): Kafka {
+/** The run's broker by default; fault tests with a broker (or cluster) of their own pass its address. */
+export function client(brokers = inject('kafkaBrokers')): Kafka {
   return new Kafka({ clientId: 'outbox-relay-test', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
 }
 
-export async function createTopic(partitions = 3, prefix = 'topic', brokers?: string): Promise<string> {
+export async function createTopic(partitions = 3, prefix = 'topic', brokers?: string, replicationFactor = 1): Promise<string> {
   const topic = uniqueName(prefix);
   const admin = client(brokers).admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+    await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor }], waitForLeaders: true });
   } finally {
     await admin.disconnect();
   }

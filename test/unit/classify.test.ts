@@ -1,6 +1,7 @@
 import { KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSConnectionError } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { classifyPublishError } from '../../src/publisher/classify.js';
+import { IncompleteReceiptError } from '../../src/publisher/kafka.js';
 import { DeadlineError } from '../../src/sleep.js';
 
 const protocol = (type: string, retriable = false) => new KafkaJSProtocolError({ type, code: 0, retriable, message: type } as never);
@@ -17,6 +18,12 @@ describe('classifyPublishError', () => {
 
   it('treats our own publish deadline as ambiguous: replace the producer', () => {
     expect(classifyPublishError(new DeadlineError('publishing', 10))).toMatchObject({ kind: 'fatal-producer', type: 'PUBLISH_TIMEOUT' });
+  });
+
+  it('treats an incomplete receipt as a failed send: replace the producer', () => {
+    const err = new IncompleteReceiptError({ complete: false, acknowledged: 2, missing: ['t:1'], problems: [] });
+    expect(classifyPublishError(err)).toMatchObject({ kind: 'fatal-producer', type: 'INCOMPLETE_RECEIPT' });
+    expect(err.message).toBe('Kafka acknowledged 2 messages of the chunk; not acknowledged: t:1');
   });
 
   it.each(['MESSAGE_TOO_LARGE', 'UNKNOWN_TOPIC_OR_PARTITION', 'TOPIC_AUTHORIZATION_FAILED'])('%s is poison for the batch', (type) => {
