@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { pino } from 'pino';
 import {
   SETTINGS,
   loadConfig,
@@ -15,10 +16,11 @@ import {
   type SettingKey,
 } from './config.js';
 import { checkConnection, createPool } from './db.js';
-import { ExitCode, RelayExit, describeError } from './errors.js';
+import { ConfigError, ExitCode, RelayExit, describeError } from './errors.js';
 import { createLogger } from './log.js';
-import { migrate } from './migrate.js';
+import { checkSchema, migrate } from './migrate.js';
 import { outboxNames } from './names.js';
+import { changeDead, listDead, type DeadSelector } from './commands/dead.js';
 import { Relay, type RelayHooks } from './relay/relay.js';
 import { onShutdownSignals } from './signals.js';
 
@@ -45,6 +47,9 @@ Quick start:
 In your application's transaction:
   INSERT INTO outbox (topic, key, payload, headers)
   VALUES ('orders', 'order-42', convert_to('{"status":"paid"}', 'UTF8'), '{"type":"OrderPaid"}');
+
+Rows Kafka can never take are parked as dead instead of stopping the relay:
+  outbox-relay dead list        # see them and why; \`outbox-relay dead --help\` for retry/discard
 
 Settings come from flags > environment > --env-file files > defaults; see \`outbox-relay run --help\`.
 ${EXIT_CODES_HELP}`;
@@ -142,6 +147,51 @@ async function migrateCommand(cmd: Command): Promise<number> {
   }
 }
 
+const DEAD_HELP = `
+Rows the relay cannot publish (headers that are not strings, an illegal or missing topic, too
+large, refused by Kafka) are parked as dead with their reason instead of stopping the relay. With
+the default --failed-row-policy=block-key, the later rows of a dead row's key wait behind it.
+
+Examples:
+  outbox-relay dead list                          # every dead row, oldest first
+  outbox-relay dead list --topic orders --json    # as JSON, for scripts
+  outbox-relay dead retry --key order-42          # after fixing the cause: publish again, in order
+  outbox-relay dead retry --all --dry-run         # what --all would retry
+  outbox-relay dead discard --id <event id>       # give up on one row (an audit line is logged)
+${EXIT_CODES_HELP}`;
+
+async function deadCommand(action: 'list' | 'retry' | 'discard', cmd: Command): Promise<number> {
+  const opts = cmd.opts<{ id?: string; key?: string; topic?: string; all?: boolean; json?: boolean; dryRun?: boolean; limit?: string }>();
+  const selector: DeadSelector = { id: opts.id, key: opts.key, topic: opts.topic };
+  if (opts.id !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(opts.id)) {
+    throw new ConfigError(`--id ${JSON.stringify(opts.id)} is not an event id: expected a UUID (the row's id column, the message's id header)`);
+  }
+  if (action !== 'list' && opts.id === undefined && opts.key === undefined && !opts.all) {
+    throw new ConfigError(`dead ${action} needs --id <event id>, --key <key>${action === 'retry' ? ' or --all' : ''}: say which dead rows`);
+  }
+  const limit = Number(opts.limit ?? 100);
+  if (!Number.isInteger(limit) || limit < 1) throw new ConfigError(`--limit ${JSON.stringify(opts.limit)} is invalid: expected a positive integer`);
+  const config = loadConfig('dead', sources(cmd, 'dead'));
+  // Logs (the discard audit lines) go to stderr here: stdout carries the command's answer.
+  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, pino.destination({ fd: 2, sync: true }));
+  const pool = createPool(
+    { databaseUrl: config.databaseUrl, connectTimeoutMs: config.dbConnectTimeoutMs, applicationName: 'outbox-relay:dead', max: 1 },
+    log,
+  );
+  const out = { json: opts.json === true, write: (text: string) => void process.stdout.write(text) };
+  try {
+    await checkConnection(pool, config.databaseUrl);
+    const names = outboxNames(config.schema, config.table);
+    await checkSchema(pool, names);
+    if (action === 'list') await listDead(pool, names, selector, limit, out);
+    else await changeDead(action, pool, names, selector, { dryRun: opts.dryRun === true, log }, out);
+    return ExitCode.OK;
+  } finally {
+    await pool.end().catch(() => undefined);
+    log.flush();
+  }
+}
+
 /**
  * Fault-test seam: OUTBOX_RELAY_TEST_KILL=<point>:<n> makes the process SIGKILL itself at batch n,
  * at `before-publish` (claimed, nothing sent) or `after-ack` (Kafka acknowledged, not yet marked —
@@ -158,7 +208,11 @@ export function testHooks(spec = process.env.OUTBOX_RELAY_TEST_KILL): RelayHooks
   return match[1] === 'after-ack' ? { afterAck: kill } : { beforePublish: kill };
 }
 
-export function buildProgram(handlers: { run: (cmd: Command) => Promise<number>; migrate: (cmd: Command) => Promise<number> }): {
+export function buildProgram(handlers: {
+  run: (cmd: Command) => Promise<number>;
+  migrate: (cmd: Command) => Promise<number>;
+  dead: (action: 'list' | 'retry' | 'discard', cmd: Command) => Promise<number>;
+}): {
   program: Command;
   result: () => Promise<number>;
 } {
@@ -187,11 +241,39 @@ export function buildProgram(handlers: { run: (cmd: Command) => Promise<number>;
   ).action((_opts, cmd: Command) => {
     pending = handlers.migrate(cmd);
   });
+  const dead = program
+    .command('dead')
+    .description('List, retry or discard the rows the relay parked as dead (bad headers, illegal or missing topic, too large, refused).')
+    .addHelpText('after', DEAD_HELP);
+  const selectors = (c: Command, what: string) =>
+    c
+      .option('--id <event id>', `${what} the dead row with this event id`)
+      .option('--key <key>', `${what} the dead rows of this key`)
+      .option('--topic <topic>', 'only dead rows of this topic')
+      .option('--json', 'print the rows as JSON');
+  const actions = {
+    list: (c: Command) =>
+      selectors(c.description('Show dead rows, oldest first, with their reason.'), 'show').option('--limit <n>', 'show at most this many rows (default 100)'),
+    retry: (c: Command) =>
+      selectors(c.description("Make dead rows pending again; they keep their place in their key's order."), 'retry')
+        .option('--all', 'retry every dead row (with --topic: every dead row of that topic)')
+        .option('--dry-run', 'show what would be retried, change nothing'),
+    discard: (c: Command) =>
+      selectors(c.description('Delete dead rows from the outbox for good, logging an audit line for each.'), 'discard').option(
+        '--dry-run',
+        'show what would be discarded, change nothing',
+      ),
+  };
+  for (const [action, define] of Object.entries(actions) as ['list' | 'retry' | 'discard', (c: Command) => Command][]) {
+    addSettings(define(dead.command(action)), 'dead').action((_opts, cmd: Command) => {
+      pending = handlers.dead(action, cmd);
+    });
+  }
   return { program, result: () => pending };
 }
 
 export async function main(argv: string[] = process.argv): Promise<number> {
-  const { program, result } = buildProgram({ run: runCommand, migrate: migrateCommand });
+  const { program, result } = buildProgram({ run: runCommand, migrate: migrateCommand, dead: deadCommand });
   try {
     if (argv.length <= 2) {
       program.outputHelp();

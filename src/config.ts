@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { IDENTIFIER, MAX_CHANNEL_LENGTH, MAX_SCHEMA_LENGTH, MAX_TABLE_LENGTH } from './names.js';
 
-export type Command = 'run' | 'migrate';
+export type Command = 'run' | 'migrate' | 'dead';
 
 interface SettingSpec<T> {
   /** Environment variable (and env-file key). */
@@ -33,7 +33,8 @@ interface SettingSpec<T> {
   secret?: boolean;
 }
 
-const BOTH = ['run', 'migrate'] as const;
+/** Settings every command needs: where the outbox is. */
+const ALL = ['run', 'migrate', 'dead'] as const;
 const RUN = ['run'] as const;
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -56,7 +57,7 @@ export const SETTINGS = {
     doc: 'PostgreSQL connection string (postgres://user:password@host:port/db).',
     expect: 'a postgres:// or postgresql:// URL',
     schema: z.string().regex(/^postgres(ql)?:\/\/.+/),
-    commands: BOTH,
+    commands: ALL,
     secret: true,
   }),
   kafkaBrokers: setting({
@@ -90,7 +91,7 @@ export const SETTINGS = {
     doc: 'PostgreSQL schema that holds the outbox table.',
     expect: `a lower-case identifier of at most ${MAX_SCHEMA_LENGTH} characters`,
     schema: identifier(MAX_SCHEMA_LENGTH),
-    commands: BOTH,
+    commands: ALL,
   }),
   table: setting({
     env: 'OUTBOX_TABLE',
@@ -100,7 +101,7 @@ export const SETTINGS = {
     doc: 'Name of the outbox table.',
     expect: `a lower-case identifier of at most ${MAX_TABLE_LENGTH} characters`,
     schema: identifier(MAX_TABLE_LENGTH),
-    commands: BOTH,
+    commands: ALL,
   }),
   batchSize: setting({
     env: 'OUTBOX_BATCH_SIZE',
@@ -120,6 +121,56 @@ export const SETTINGS = {
     doc: "Split a claimed batch into Kafka requests of at most this many payload bytes (keep below the broker's message.max.bytes).",
     expect: 'an integer from 1024 to 104857600',
     schema: int(1024, 100 * 1024 * 1024),
+    commands: RUN,
+  }),
+  maxMessageBytes: setting({
+    env: 'OUTBOX_MAX_MESSAGE_BYTES',
+    flag: '--max-message-bytes',
+    arg: '<bytes>',
+    default: 1_000_000,
+    doc: "Largest row (payload + key + headers) the relay sends; a larger row is parked dead at once without a round trip (keep it at or below the topics' max.message.bytes).",
+    expect: 'an integer from 1024 to 104857600',
+    schema: int(1024, 100 * 1024 * 1024),
+    commands: RUN,
+  }),
+  failedRowPolicy: setting({
+    env: 'OUTBOX_FAILED_ROW_POLICY',
+    flag: '--failed-row-policy',
+    arg: '<block-key|skip>',
+    default: 'block-key' as 'block-key' | 'skip',
+    doc: "A row that failed (waiting for a retry, or dead) holds back the later rows of its key (block-key: order first), or is set aside while its key goes on (skip).",
+    expect: '"block-key" or "skip"',
+    schema: z.enum(['block-key', 'skip']),
+    commands: RUN,
+  }),
+  rowMaxAttempts: setting({
+    env: 'OUTBOX_ROW_MAX_ATTEMPTS',
+    flag: '--row-max-attempts',
+    arg: '<n>',
+    default: 10,
+    doc: 'Failed attempts after which a retriable row failure (e.g. TOPIC_AUTHORIZATION_FAILED) parks the row as dead.',
+    expect: 'an integer from 1 to 1000',
+    schema: int(1, 1000),
+    commands: RUN,
+  }),
+  rowRetryMaxMs: setting({
+    env: 'OUTBOX_ROW_RETRY_MAX_MS',
+    flag: '--row-retry-max-ms',
+    arg: '<ms>',
+    default: 300_000,
+    doc: 'Longest wait between two attempts of a failed row (exponential backoff with jitter from 1 s).',
+    expect: 'an integer from 10 to 86400000',
+    schema: int(10, 86_400_000),
+    commands: RUN,
+  }),
+  unknownTopicDeadAfterMs: setting({
+    env: 'OUTBOX_UNKNOWN_TOPIC_DEAD_AFTER_MS',
+    flag: '--unknown-topic-dead-after-ms',
+    arg: '<ms>',
+    default: 600_000,
+    doc: "How long a row for a topic that does not exist keeps waiting for it to be created before it is parked as dead.",
+    expect: 'an integer from 0 to 604800000',
+    schema: int(0, 604_800_000),
     commands: RUN,
   }),
   onPublish: setting({
@@ -190,7 +241,7 @@ export const SETTINGS = {
     doc: 'Give up on one PostgreSQL connection attempt after this long (node-postgres waits forever by default).',
     expect: 'an integer from 100 to 600000',
     schema: int(100, 600_000),
-    commands: BOTH,
+    commands: ALL,
   }),
   logLevel: setting({
     env: 'LOG_LEVEL',
@@ -200,7 +251,7 @@ export const SETTINGS = {
     doc: 'fatal, error, warn, info, debug (per-batch summaries), trace or silent.',
     expect: 'one of fatal, error, warn, info, debug, trace, silent',
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
-    commands: BOTH,
+    commands: ALL,
   }),
 };
 
@@ -246,7 +297,7 @@ export function readEnvFiles(paths: string[]): Record<string, string> {
  * every invalid or missing setting, the value's expected shape, and where to set it.
  */
 export function loadConfig(command: 'run', sources: ConfigSources): RunConfig;
-export function loadConfig(command: 'migrate', sources: ConfigSources): MigrateConfig;
+export function loadConfig(command: 'migrate' | 'dead', sources: ConfigSources): MigrateConfig;
 export function loadConfig(command: Command, sources: ConfigSources): Partial<Config> {
   const fileValues = readEnvFiles(sources.envFiles ?? []);
   const env = sources.env ?? {};

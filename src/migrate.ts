@@ -3,8 +3,11 @@
  *
  * - All pending migrations apply in one transaction that first takes a transaction-scoped advisory
  *   lock for this outbox, so concurrent `migrate` runs queue up and the later ones find nothing to do.
- *   `SET LOCAL lock_timeout` bounds the wait (and any table lock a migration takes) so a migration
- *   never hangs behind a long application transaction: it fails with a clear message instead.
+ *   `SET LOCAL lock_timeout` bounds that wait (lockTimeoutMs).
+ * - The DDL itself runs under a short lock_timeout (ddlLockTimeoutMs, 2 s): a table lock that waits
+ *   behind a long application transaction would queue every application write behind it, so the
+ *   migration gives up the attempt instead, and tries again after a pause (ddlAttempts times) before it
+ *   fails with a clear message. No migration scans or rewrites the outbox (see sql/migrations).
  * - The ledger table <table>_migrations records each version in the same transaction as its DDL.
  * - `run` calls checkSchema(): a database behind this binary is "not migrated" (exit 3), one ahead of
  *   it (a newer outbox-relay migrated it) is refused with exit 4 rather than run on a schema it does
@@ -14,9 +17,10 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
-import { withTransaction } from './db.js';
+import { pgCode, withTransaction } from './db.js';
 import { SchemaAheadError, UnavailableError } from './errors.js';
 import type { Logger } from './log.js';
+import { sleep } from './sleep.js';
 import { migrationPlaceholders, type OutboxNames } from './names.js';
 import {
   MIGRATION_LOCK_SQL,
@@ -71,7 +75,37 @@ export async function migrate(
   pool: pg.Pool,
   names: OutboxNames,
   log: Logger,
-  options: { lockTimeoutMs?: number; migrations?: Migration[] } = {},
+  options: { lockTimeoutMs?: number; ddlLockTimeoutMs?: number; ddlAttempts?: number; migrations?: Migration[] } = {},
+): Promise<MigrateResult> {
+  const attempts = options.ddlAttempts ?? 10;
+  for (let attempt = 1; ; attempt++) {
+    const state = { locked: false };
+    try {
+      return await migrateOnce(pool, names, log, options, state);
+    } catch (err) {
+      // Only a DDL lock wait is retried; the advisory lock's own timeout means another migrate is stuck.
+      if (pgCode(err) !== LOCK_NOT_AVAILABLE || !state.locked) throw err;
+      if (attempt >= attempts) {
+        throw new UnavailableError(
+          `could not lock ${names.schema}.${names.table} for a schema change in ${attempts} attempts (long-running transactions hold it): retry when they are done`,
+          err,
+        );
+      }
+      const delay = Math.min(5000, 250 * 2 ** attempt);
+      log.warn({ attempt, retryInMs: delay }, 'migration waited too long for a table lock (a long transaction holds it); trying again');
+      await sleep(delay);
+    }
+  }
+}
+
+const LOCK_NOT_AVAILABLE = '55P03';
+
+async function migrateOnce(
+  pool: pg.Pool,
+  names: OutboxNames,
+  log: Logger,
+  options: { lockTimeoutMs?: number; ddlLockTimeoutMs?: number; migrations?: Migration[] },
+  state: { locked: boolean },
 ): Promise<MigrateResult> {
   const migrations = options.migrations ?? loadMigrations();
   const latest = migrations.at(-1)?.version ?? 0;
@@ -79,6 +113,8 @@ export async function migrate(
   return withTransaction(pool, async (client) => {
     await client.query(`SET LOCAL lock_timeout = ${Math.trunc(options.lockTimeoutMs ?? 60_000)}`);
     await client.query(MIGRATION_LOCK_SQL, [names.migrationLockKey]);
+    state.locked = true;
+    await client.query(`SET LOCAL lock_timeout = ${Math.trunc(options.ddlLockTimeoutMs ?? 2000)}`);
     await client.query(`CREATE SCHEMA IF NOT EXISTS "${names.schema}"`);
     await client.query(createMigrationsTableSql(names));
     const applied = new Set((await client.query<{ version: number }>(appliedVersionsSql(names))).rows.map((r) => r.version));

@@ -29,6 +29,10 @@ export interface OutboxNames {
   notifyFunction: string;
   notifyTrigger: string;
   migrations: string;
+  /** "schema"."table_failures": per-row failure state (attempts, next attempt, dead), migration 2. */
+  failures: string;
+  /** The strict headers CHECK added by migration 2 (unqualified). */
+  headersCheck: string;
   /** Channel name for LISTEN/NOTIFY (unquoted). */
   channel: string;
   /** Key for pg_advisory_xact_lock(hashtext(...)) while migrating. */
@@ -55,6 +59,8 @@ export function outboxNames(schema: string, table: string): OutboxNames {
     notifyFunction: q(`${table}_notify`),
     notifyTrigger: quoteIdent(`${table}_notify`),
     migrations: q(`${table}_migrations`),
+    failures: q(`${table}_failures`),
+    headersCheck: quoteIdent(`${table}_headers_strict`),
     channel: `${schema}.${table}`,
     migrationLockKey: `outbox-relay migrate ${schema}.${table}`,
     claimLockKey: `outbox-relay claim ${schema}.${table}`,
@@ -72,5 +78,7 @@ export function migrationPlaceholders(names: OutboxNames): Record<string, string
     notify_fn: names.notifyFunction,
     notify_trg: names.notifyTrigger,
     channel: quoteLiteral(names.channel),
+    failures: names.failures,
+    headers_check: names.headersCheck,
   };
 }

@@ -3,11 +3,12 @@
  * - "retriable": transient (broker down, leader moving, timeout); retry the batch after a backoff.
  * - "fatal-producer": the idempotent producer's sequence state is broken; reconnecting keeps the stale
  *   state, so the producer must be discarded and a fresh one created before the retry.
- * - "poison": the batch itself can never be accepted as is (too large, unknown topic, not allowed).
- *   Retrying it unchanged will not help; per-row dead-lettering is a later feature, so for now the
- *   relay logs the reason and retries with the longest backoff (README "Not yet").
+ * - "poison": some row of the batch cannot be accepted as is (too large, unknown topic, not allowed).
+ *   The relay isolates the row (relay/publish-batch.ts) and records it with ROW_FAILURE_CLASS[type].
  * Pure; unit-tested in test/unit/classify.test.ts.
  */
+import type { FailureClass } from '../relay/validate.js';
+
 export type PublishFailureKind = 'retriable' | 'fatal-producer' | 'poison';
 
 export interface PublishFailure {
@@ -31,15 +32,18 @@ export const FATAL_PRODUCER_TYPES = new Set([
   'INCOMPLETE_RECEIPT',
 ]);
 
-export const POISON_TYPES = new Set([
-  'MESSAGE_TOO_LARGE',
-  'RECORD_LIST_TOO_LARGE',
-  'INVALID_RECORD',
-  'CORRUPT_MESSAGE',
-  'INVALID_TOPIC_EXCEPTION',
-  'TOPIC_AUTHORIZATION_FAILED',
-  'UNKNOWN_TOPIC_OR_PARTITION',
-]);
+/** Kafka errors that belong to a row (or its topic), and what the relay records for such a row. */
+export const ROW_FAILURE_CLASS: Readonly<Record<string, FailureClass>> = {
+  MESSAGE_TOO_LARGE: 'too-large',
+  RECORD_LIST_TOO_LARGE: 'too-large',
+  INVALID_RECORD: 'refused',
+  CORRUPT_MESSAGE: 'refused',
+  INVALID_TOPIC_EXCEPTION: 'refused',
+  TOPIC_AUTHORIZATION_FAILED: 'not-authorized',
+  UNKNOWN_TOPIC_OR_PARTITION: 'unknown-topic',
+};
+
+export const POISON_TYPES = new Set(Object.keys(ROW_FAILURE_CLASS));
 
 /** Walk the error and everything it wraps (kafkajs nests causes and retry wrappers). */
 function* causes(err: unknown, depth = 0): Generator<unknown> {

@@ -36,6 +36,7 @@ import {
   Kafka,
   Partitioners,
   logLevel as KafkaLogLevel,
+  type Admin,
   type ICustomPartitioner,
   type ISocketFactory,
   type Producer,
@@ -61,8 +62,19 @@ export interface PublisherOptions {
 /** What the relay loop needs from a publisher. */
 export interface Publisher {
   connect(): Promise<void>;
-  /** Send chunks one after another; resolves only when every chunk is acknowledged. */
-  send(chunks: OutboxRow[][]): Promise<void>;
+  /**
+   * Send chunks one after another; resolves only when every chunk is acknowledged (receipt checked).
+   * timeoutMs bounds the whole call (default: the publisher's timeout).
+   */
+  send(chunks: OutboxRow[][], timeoutMs?: number): Promise<void>;
+  /** Which of these topics do not exist on the cluster (existing ones are remembered for a minute). */
+  missingTopics(topics: string[]): Promise<string[]>;
+  /**
+   * The partition (`topic:partition`) each row of the last send went to, by seq, as far as the client
+   * had chosen one. Lets a refused send be split by partition: Kafka appends or refuses one
+   * partition's records as a whole.
+   */
+  partitionsOfLastSend(): ReadonlyMap<string, string>;
   /** Fence the producer and create a fresh one (new producer id, new sequence numbers). */
   recreate(reason: string): Promise<void>;
   disconnect(): Promise<void>;
@@ -145,24 +157,35 @@ interface FencedProducer {
   connected: boolean;
 }
 
+/** How long a topic seen on the cluster is trusted to exist without asking again. */
+const TOPIC_CACHE_MS = 60_000;
+
 export class KafkaPublisher implements Publisher {
   #current: FencedProducer | undefined;
+  #admin: { admin: Admin; connected: boolean } | undefined;
+  /** Topics known to exist, with when that was last confirmed. */
+  readonly #topics = new Map<string, number>();
+  #lastPartitions = new Map<string, string>();
 
   constructor(private readonly options: PublisherOptions) {}
 
-  #newProducer(): FencedProducer {
+  #kafka(socketFactory?: ISocketFactory): Kafka {
     const o = this.options;
-    const sockets = fencedSocketFactory();
-    const kafka = new Kafka({
+    return new Kafka({
       clientId: o.clientId,
       brokers: o.brokers,
       connectionTimeout: 3000,
       requestTimeout: o.timeoutMs,
-      socketFactory: sockets.factory,
+      ...(socketFactory ? { socketFactory } : {}),
       logLevel: o.log.isLevelEnabled('debug') ? KafkaLogLevel.INFO : KafkaLogLevel.WARN,
       logCreator: kafkajsLogger(o.log.child({ component: 'kafkajs' })),
       retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 8 },
     });
+  }
+
+  #newProducer(): FencedProducer {
+    const sockets = fencedSocketFactory();
+    const kafka = this.#kafka(sockets.factory);
     const producer = kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
@@ -190,7 +213,28 @@ export class KafkaPublisher implements Publisher {
     this.#current = current;
   }
 
-  async send(chunks: OutboxRow[][]): Promise<void> {
+  async missingTopics(topics: string[]): Promise<string[]> {
+    const now = Date.now();
+    const unsure = topics.filter((t) => (this.#topics.get(t) ?? -Infinity) < now - TOPIC_CACHE_MS);
+    if (unsure.length === 0) return [];
+    this.#admin ??= { admin: this.#kafka().admin({ retry: { retries: 2 } }), connected: false };
+    const current = this.#admin;
+    const existing = await withDeadline(
+      (async () => {
+        if (!current.connected) {
+          await current.admin.connect();
+          current.connected = true;
+        }
+        return new Set(await current.admin.listTopics());
+      })(),
+      this.options.timeoutMs,
+      'listing Kafka topics',
+    );
+    for (const t of existing) this.#topics.set(t, now);
+    return unsure.filter((t) => !existing.has(t));
+  }
+
+  async send(chunks: OutboxRow[][], timeoutMs = this.options.timeoutMs): Promise<void> {
     const current = this.#current;
     if (!current) throw new Error('publisher is not connected');
     const work = (async () => {
@@ -198,10 +242,26 @@ export class KafkaPublisher implements Publisher {
         await current.producer.connect();
         current.connected = true;
       }
-      for (const chunk of chunks) await this.#sendChunk(current.producer, toTopicMessages(chunk));
+      this.#lastPartitions = new Map();
+      for (const chunk of chunks) {
+        const topicMessages = toTopicMessages(chunk);
+        try {
+          await this.#sendChunk(current.producer, topicMessages);
+        } finally {
+          // toTopicMessages keeps outbox order within each topic; the partitioner pinned each message.
+          const byTopic = new Map(topicMessages.map((t) => [t.topic, t.messages]));
+          const next = new Map<string, number>();
+          for (const row of chunk) {
+            const i = next.get(row.topic) ?? 0;
+            next.set(row.topic, i + 1);
+            const partition = byTopic.get(row.topic)?.[i]?.partition;
+            if (partition !== undefined) this.#lastPartitions.set(row.seq, partitionKey(row.topic, partition));
+          }
+        }
+      }
     })();
     work.catch(() => undefined); // a fenced zombie's late rejection is expected
-    await withDeadline(work, this.options.timeoutMs, 'publishing a batch to Kafka');
+    await withDeadline(work, timeoutMs, 'publishing a batch to Kafka');
   }
 
   /** One sendBatch, then its receipt check; unacknowledged partitions are sent again (see the header). */
@@ -220,8 +280,13 @@ export class KafkaPublisher implements Publisher {
     }
   }
 
+  partitionsOfLastSend(): ReadonlyMap<string, string> {
+    return this.#lastPartitions;
+  }
+
   async recreate(reason: string): Promise<void> {
     this.options.log.info({ reason }, 'replacing the Kafka producer');
+    this.#topics.clear(); // a failed send may mean a topic went away: ask again
     const old = this.#current;
     // The new producer connects lazily in send(), under that batch's deadline, so a broker that is
     // down makes the next batch fail and back off instead of blocking here.
@@ -235,6 +300,9 @@ export class KafkaPublisher implements Publisher {
   async disconnect(): Promise<void> {
     const current = this.#current;
     this.#current = undefined;
+    const admin = this.#admin;
+    this.#admin = undefined;
+    if (admin?.connected) await withDeadline(admin.admin.disconnect(), 5000, 'disconnecting the admin client').catch(() => undefined);
     if (current) {
       await withDeadline(current.producer.disconnect(), 5000, 'disconnecting from Kafka').catch(() => undefined);
       current.fence();

@@ -28,9 +28,9 @@ export function rowSize(row: OutboxRow): number {
  * request exceeds the broker's message.max.bytes. A single row larger than maxBytes gets a chunk of its
  * own (the broker then judges it). Order is kept: chunks are sent one after another.
  */
-export function chunkBySize(rows: OutboxRow[], maxBytes: number): OutboxRow[][] {
-  const chunks: OutboxRow[][] = [];
-  let current: OutboxRow[] = [];
+export function chunkBySize<R extends OutboxRow>(rows: R[], maxBytes: number): R[][] {
+  const chunks: R[][] = [];
+  let current: R[] = [];
   let bytes = 0;
   for (const row of rows) {
     const size = rowSize(row);

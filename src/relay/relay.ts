@@ -32,11 +32,13 @@ import { checkSchema } from '../migrate.js';
 import { outboxNames, type OutboxNames } from '../names.js';
 import { classifyPublishError } from '../publisher/classify.js';
 import { KafkaPublisher, type Publisher } from '../publisher/kafka.js';
-import { beginClaimSql, claimBatchSql, type OutboxRow } from '../sql/claimBatch.js';
+import { beginClaimSql, claimBatchSql, type ClaimedRow, type OutboxRow } from '../sql/claimBatch.js';
 import { deleteSentSql, markSentSql } from '../sql/completeBatch.js';
+import { clearFailuresSql, recordFailuresSql } from '../sql/failures.js';
 import { clearWaitingSql, setWaitingSql } from '../sql/wakeup.js';
 import { sleep, withDeadline } from '../sleep.js';
-import { chunkBySize } from './batch.js';
+import { nextStep } from './failures.js';
+import { publishBatch, type BatchOutcome } from './publish-batch.js';
 import { transition, type RelayEvent, type RelayState } from './state.js';
 import { Wakeup } from './wakeup.js';
 
@@ -56,7 +58,7 @@ export interface RelayDeps {
 
 interface Claim {
   client: pg.PoolClient;
-  rows: OutboxRow[];
+  rows: ClaimedRow[];
   released: boolean;
   /** Another relay holds this outbox's claim lock: nothing was claimed. */
   standby: boolean;
@@ -66,12 +68,14 @@ export interface RelayStats {
   batches: number;
   published: number;
   failures: number;
+  /** Rows recorded as failed (waiting for a retry or dead). */
+  rowFailures: number;
 }
 
 export class Relay {
   readonly names: OutboxNames;
   readonly relayId: string;
-  readonly stats: RelayStats = { batches: 0, published: 0, failures: 0 };
+  readonly stats: RelayStats = { batches: 0, published: 0, failures: 0, rowFailures: 0 };
   #state: RelayState = 'created';
   readonly #config: RunConfig;
   readonly #log: Logger;
@@ -79,7 +83,15 @@ export class Relay {
   readonly #hooks: RelayHooks;
   readonly #wakeup = new Wakeup();
   /** Every statement the loop runs, built once: names and settings do not change while it runs. */
-  readonly #sql: { begin: string; claim: string; complete: string; setWaiting: string; clearWaiting: string };
+  readonly #sql: {
+    begin: string;
+    claim: string;
+    complete: string;
+    recordFailures: string;
+    clearFailures: string;
+    setWaiting: string;
+    clearWaiting: string;
+  };
   readonly #stopSignal = new AbortController();
   #pool: pg.Pool | undefined;
   #listener: WakeListener | undefined;
@@ -107,6 +119,8 @@ export class Relay {
       begin: beginClaimSql(this.names, config.publishTimeoutMs, config.publishTimeoutMs + 10_000),
       claim: claimBatchSql(this.names),
       complete: config.onPublish === 'delete' ? deleteSentSql(this.names) : markSentSql(this.names),
+      recordFailures: recordFailuresSql(this.names),
+      clearFailures: clearFailuresSql(this.names),
       setWaiting: setWaitingSql(this.names),
       clearWaiting: clearWaitingSql(this.names),
     };
@@ -238,32 +252,60 @@ export class Relay {
       if (this.#waiting) void this.#clearWaiting();
       const batchNumber = this.stats.batches + 1;
       const started = performance.now();
+      let outcome: BatchOutcome;
       try {
         await this.#hooks.beforePublish?.(claim.rows, batchNumber);
-        await this.#publisher.send(chunkBySize(claim.rows, this.#config.batchMaxBytes));
+        outcome = await publishBatch(claim.rows, {
+          publisher: this.#publisher,
+          maxMessageBytes: this.#config.maxMessageBytes,
+          batchMaxBytes: this.#config.batchMaxBytes,
+          blockKeys: this.#config.failedRowPolicy === 'block-key',
+          deadline: started + this.#config.publishTimeoutMs,
+          afterFailedSend: (reason) => this.#publisher.recreate(reason),
+        });
       } catch (err) {
         await this.#release(claim);
         await this.#publishFailed(err);
         continue;
       }
+      if (outcome.acked.length === 0 && outcome.failed.length === 0) {
+        await this.#release(claim);
+        await this.#publishFailed(outcome.error);
+        continue;
+      }
       const published = performance.now();
       this.#to('acked');
-      await this.#hooks.afterAck?.(claim.rows, batchNumber);
+      if (outcome.acked.length > 0) await this.#hooks.afterAck?.(outcome.acked, batchNumber);
       try {
-        await this.#complete(claim);
+        await this.#complete(claim, outcome);
       } catch (err) {
         await this.#release(claim);
         await this.#fail('complete', err);
         continue;
       }
-      this.#failuresInARow = 0;
       this.stats.batches += 1;
-      this.stats.published += claim.rows.length;
-      this.#to('completed');
+      this.stats.published += outcome.acked.length;
+      this.stats.rowFailures += outcome.failed.length;
       this.#log.debug(
-        { batch: batchNumber, rows: claim.rows.length, publishMs: round(published - started), completeMs: round(performance.now() - published) },
+        {
+          batch: batchNumber,
+          rows: outcome.acked.length,
+          failed: outcome.failed.length,
+          held: outcome.held.length,
+          sends: outcome.sends,
+          publishMs: round(published - started),
+          completeMs: round(performance.now() - published),
+        },
         'batch published',
       );
+      if (outcome.error !== undefined) {
+        // The batch ended early (broker down, deadline): what was acknowledged is completed, the rest
+        // stays pending; back off as for any failed publish.
+        await this.#publishFailed(outcome.error);
+        continue;
+      }
+      this.#failuresInARow = 0;
+      this.#to('completed');
       this.#reportProgress();
     }
   }
@@ -295,7 +337,7 @@ export class Relay {
       const begun = (await client.query(this.#sql.begin)) as unknown as pg.QueryResult[];
       claim.standby = begun.at(-1)?.rows[0]?.locked !== true;
       if (claim.standby) return claim;
-      const result = await client.query<OutboxRow>(this.#sql.claim, [this.#config.batchSize]);
+      const result = await client.query<ClaimedRow>(this.#sql.claim, [this.#config.batchSize, this.#config.failedRowPolicy === 'block-key']);
       claim.rows = result.rows;
       return claim;
     } catch (err) {
@@ -304,14 +346,49 @@ export class Relay {
     }
   }
 
-  /** Delete or mark the acknowledged rows and COMMIT: the only place rows leave the pending set. */
-  async #complete(claim: Claim): Promise<void> {
+  /**
+   * Delete or mark the acknowledged rows, record the failed ones, and COMMIT: the only place rows
+   * leave the pending set. Held rows are untouched (they stay pending).
+   */
+  async #complete(claim: Claim, outcome: BatchOutcome): Promise<void> {
     if (this.#abandoned) throw new Error('shutdown deadline passed; batch abandoned unmarked');
-    await claim.client.query(this.#sql.complete, [claim.rows.map((r) => r.seq)]);
-    await claim.client.query('COMMIT');
+    const { client } = claim;
+    if (outcome.acked.length > 0) {
+      await client.query(this.#sql.complete, [outcome.acked.map((r) => r.seq)]);
+      const recovered = outcome.acked.filter((r) => r.attempts > 0);
+      if (recovered.length > 0) await client.query(this.#sql.clearFailures, [recovered.map((r) => r.seq)]);
+    }
+    if (outcome.failed.length > 0) await this.#recordFailures(client, outcome);
+    await client.query('COMMIT');
     claim.released = true;
     this.#openClaims.delete(claim);
     claim.client.release();
+  }
+
+  async #recordFailures(client: pg.PoolClient, outcome: BatchOutcome): Promise<void> {
+    const now = new Date();
+    const c = this.#config;
+    const policy = { maxAttempts: c.rowMaxAttempts, retryMaxMs: c.rowRetryMaxMs, unknownTopicDeadAfterMs: c.unknownTopicDeadAfterMs };
+    const cols = { seq: [] as string[], key: [] as (string | null)[], topic: [] as string[], cls: [] as string[], msg: [] as string[], retry: [] as (number | null)[] };
+    for (const f of outcome.failed) {
+      const step = nextStep({ class: f.class, attemptsBefore: f.row.attempts, firstFailedAt: f.row.first_failed_at }, policy, now);
+      cols.seq.push(f.row.seq);
+      cols.key.push(f.row.key);
+      cols.topic.push(f.row.topic);
+      cols.cls.push(f.class);
+      cols.msg.push(f.message.slice(0, 2000));
+      cols.retry.push(step.dead ? null : step.retryInMs);
+      const row = { seq: f.row.seq, id: f.row.id, topic: f.row.topic, key: f.row.key, errorClass: f.class, attempts: f.row.attempts + 1 };
+      if (step.dead) {
+        this.#log.error(
+          { ...row, keyPolicy: c.failedRowPolicy },
+          `row parked as dead (${f.class}): ${f.message}; ${c.failedRowPolicy === 'block-key' ? 'later rows of its key wait' : 'its key goes on'} — see \`outbox-relay dead list\``,
+        );
+      } else {
+        this.#log.warn({ ...row, retryInMs: step.retryInMs }, `row failed (${f.class}): ${f.message}; retrying it later`);
+      }
+    }
+    await client.query(this.#sql.recordFailures, [cols.seq, cols.key, cols.topic, cols.cls, cols.msg, cols.retry]);
   }
 
   /** ROLLBACK and return the client (destroying it if the connection is in doubt). Never throws. */
@@ -333,20 +410,14 @@ export class Relay {
     // Whatever the failure, the ack may have been ambiguous: never reuse the producer (see
     // publisher/kafka.ts for why a reused idempotent producer could lose a re-claimed batch).
     if (!this.#stopping) await this.#publisher.recreate(failure.type ?? failure.kind);
-    if (failure.kind === 'poison') {
-      this.#log.error(
-        { kafkaError: failure.type },
-        `Kafka refuses this batch (${failure.type}): ${failure.message}; the batch stays pending and is retried — check the topic exists and the row sizes`,
-      );
-    }
-    await this.#fail('publish', err, failure.kind === 'poison');
+    await this.#fail('publish', err);
   }
 
-  async #fail(step: string, err: unknown, longest = false): Promise<void> {
+  async #fail(step: string, err: unknown): Promise<void> {
     this.stats.failures += 1;
     const attempt = this.#failuresInARow++;
     this.#to('failed');
-    const delay = longest ? 10_000 : backoffDelay(attempt);
+    const delay = backoffDelay(attempt);
     this.#log.warn({ step, err: describeError(err), attempt, retryInMs: delay }, `${step} failed; rows stay pending, retrying`);
     await sleep(delay, this.#stopSignal.signal);
     this.#to('wake');

@@ -17,9 +17,11 @@
  *   stop (from any state but stopped) ──► stopping ──stopped──► stopped
  *
  * - claiming:   a transaction selects pending rows FOR UPDATE SKIP LOCKED (locks held until completing).
- * - publishing: one kafkajs sendBatch per size chunk, one request in flight.
- * - completing: the acknowledged rows are deleted or marked sent, then COMMIT. Only here are rows
- *               marked, and only after the ack (guarantee G2).
+ * - publishing: one kafkajs sendBatch per size chunk, one request in flight (relay/publish-batch.ts);
+ *               `acked` when every row has an outcome: acknowledged, failed (bad row) or held back.
+ * - completing: the acknowledged rows are deleted or marked sent and the failed rows recorded, then
+ *               COMMIT. Only here are rows marked, and only after the ack (guarantee G2). If the batch
+ *               ended early on a batch-level failure (broker down), `failed` follows the COMMIT.
  * - idle:       no rows; declared waiting so writers NOTIFY; sleeps until NOTIFY, the poll timer, a
  *               LISTEN (re)connect (catch-up claim) or stop.
  * - backoff:    a claim, publish or complete failed; the claim was rolled back (rows released

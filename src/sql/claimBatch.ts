@@ -8,23 +8,59 @@ export interface OutboxRow {
   topic: string;
   key: string | null;
   payload: Buffer;
+  /** What the producer wrote: an object of strings, unless the row predates migration 2 (see relay/validate.ts). */
   headers: Record<string, string>;
 }
 
+/** A claimed row with its failure history. */
+export interface ClaimedRow extends OutboxRow {
+  /** Failed publish attempts so far (0 for a row that never failed). */
+  attempts: number;
+  /** When this row first failed, if it did. */
+  first_failed_at: Date | null;
+}
+
 /**
- * Claim up to $1 pending rows in outbox order. FOR UPDATE SKIP LOCKED: rows another claimer holds are
- * skipped, not waited for; the locks last until the claiming transaction ends, which happens only
- * after Kafka acknowledged (then the rows are completed) or the batch failed (then they are released).
- * A crashed relay's connection closes and its locks go with it, so nothing stays stuck.
+ * Claim up to $1 pending rows in outbox order; $2 (boolean) says whether a failed row holds back the
+ * later rows of its key (the default key policy, "block-key") or not ("skip").
+ *
+ * - Rows that failed and wait for their next attempt, or are dead, are left out (the failures table,
+ *   normally empty). With $2, so are the later rows of their keys: a blocked key.
+ * - FOR UPDATE SKIP LOCKED: rows another session holds are not waited for. But a skipped row must not
+ *   be overtaken by the later rows of its key (an operator's SELECT … FOR UPDATE, an application
+ *   transaction updating the row): the window of candidates is read first, and a claimed row is kept
+ *   only if no earlier candidate of its key was skipped. NULL keys have no order to keep.
+ * - The locks last until the claiming transaction ends, which happens only after Kafka acknowledged
+ *   (then the rows are completed) or the batch failed (then they are released). A crashed relay's
+ *   connection closes and its locks go with it, so nothing stays stuck.
  * Walks the partial index on (seq) WHERE sent_at IS NULL.
  */
 export function claimBatchSql(n: OutboxNames): string {
-  return `SELECT seq, id, topic, key, payload, headers
-  FROM ${n.outbox}
-  WHERE sent_at IS NULL
-  ORDER BY seq
-  LIMIT $1
-  FOR UPDATE SKIP LOCKED`;
+  return `WITH held AS (
+    SELECT f.seq, f.key FROM ${n.failures} f
+    WHERE f.dead_at IS NOT NULL OR f.next_attempt_at > now()
+  ), blocked AS (
+    SELECT key, min(seq) AS from_seq FROM held WHERE $2::boolean AND key IS NOT NULL GROUP BY key
+  ), candidates AS (
+    SELECT o.seq, o.key FROM ${n.outbox} o
+    WHERE o.sent_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM held h WHERE h.seq = o.seq)
+      AND NOT EXISTS (SELECT 1 FROM blocked b WHERE b.key = o.key AND b.from_seq < o.seq)
+    ORDER BY o.seq
+    LIMIT $1
+  ), claimed AS (
+    SELECT o.seq, o.id, o.topic, o.key, o.payload, o.headers FROM ${n.outbox} o
+    WHERE o.seq IN (SELECT seq FROM candidates) AND o.sent_at IS NULL
+    FOR UPDATE SKIP LOCKED
+  ), skipped AS (
+    SELECT c.seq, c.key FROM candidates c WHERE c.key IS NOT NULL AND c.seq NOT IN (SELECT seq FROM claimed)
+  )
+  SELECT c.seq, c.id, c.topic, c.key, c.payload, c.headers,
+         coalesce(f.attempts, 0) AS attempts, f.first_failed_at
+  FROM claimed c
+  LEFT JOIN ${n.failures} f ON f.seq = c.seq
+  WHERE NOT EXISTS (SELECT 1 FROM skipped s WHERE s.key = c.key AND s.seq < c.seq)
+  ORDER BY c.seq`;
 }
 
 /**

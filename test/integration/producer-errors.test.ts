@@ -24,6 +24,12 @@ class FaultyPublisher implements Publisher {
   connect() {
     return this.real.connect();
   }
+  partitionsOfLastSend() {
+    return this.real.partitionsOfLastSend();
+  }
+  missingTopics(topics: string[]) {
+    return this.real.missingTopics(topics);
+  }
   async send(chunks: OutboxRow[][]) {
     this.sends += 1;
     const inject = this.sends === this.fault.onSend;
