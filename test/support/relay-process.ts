@@ -92,4 +92,13 @@ export function spawnRelay(env: Record<string, string>, args: string[] = []): Re
   return spawnCli(['run', ...args], { LOG_LEVEL: 'debug', ...env });
 }
 
+/**
+ * Environment that turns on the relay's fault-test seam (src/cli.ts testHooks): it needs both
+ * variables, so a stray OUTBOX_RELAY_TEST_KILL alone never kills a real relay.
+ * spec = <before-publish|after-ack>:<batch>[:SIGSTOP].
+ */
+export function testKill(spec: string): Record<string, string> {
+  return { OUTBOX_RELAY_TEST_SEAMS: '1', OUTBOX_RELAY_TEST_KILL: spec };
+}
+
 export const started = (l: LogLine) => l.msg === 'relay started';
