@@ -167,8 +167,11 @@ export function testHooks(env: NodeJS.ProcessEnv = process.env): { hooks?: Relay
   if (!match) return { notice: `OUTBOX_RELAY_TEST_KILL=${JSON.stringify(spec)} is not <before-publish|after-ack>:<batch>[:SIGSTOP]; ignored` };
   const n = Number(match[2]);
   const signal = (match[3] ?? 'SIGKILL') as NodeJS.Signals;
+  let fired = false; // once: a batch that failed is retried under the same number
   const kill = (_rows: unknown, batch: number) => {
-    if (batch === n) process.kill(process.pid, signal);
+    if (batch !== n || fired) return;
+    fired = true;
+    process.kill(process.pid, signal);
   };
   return {
     hooks: match[1] === 'after-ack' ? { afterAck: kill } : { beforePublish: kill },
