@@ -31,6 +31,8 @@ Exit codes:
   2    invalid configuration or usage
   3    a required service or object is missing: PostgreSQL/Kafka unreachable, table not migrated
   4    the database schema is newer than this outbox-relay: upgrade it
+  5    the database refuses what the relay needs: a missing privilege or object (the line says
+       which and the GRANT or migrate that fixes it), or completing a batch keeps failing
   130  a second SIGTERM/SIGINT forced the exit`;
 
 const ROOT_HELP = `
