@@ -33,6 +33,8 @@ Exit codes:
   2    invalid configuration or usage
   3    a required service or object is missing: PostgreSQL/Kafka unreachable, table not migrated
   4    the database schema is newer than this outbox-relay: upgrade it
+  5    the database refuses what the relay needs: a missing privilege or object (the line says
+       which and the GRANT or migrate that fixes it), or completing a batch keeps failing
   130  a second SIGTERM/SIGINT forced the exit`;
 
 const ROOT_HELP = `
@@ -93,7 +95,9 @@ async function runCommand(cmd: Command): Promise<number> {
   const config = loadConfig('run', sources(cmd, 'run'));
   const log = createLogger(config.logLevel);
   log.info({ version: VERSION, node: process.version, config: loggableConfig(config) }, 'starting outbox-relay');
-  const relay = new Relay(config, log, { hooks: testHooks() });
+  const seams = testHooks();
+  if (seams.notice) log.warn(seams.notice);
+  const relay = new Relay(config, log, { hooks: seams.hooks });
   let forced = false;
   const signals = onShutdownSignals({
     first: (signal) => {
@@ -193,19 +197,38 @@ async function deadCommand(action: 'list' | 'retry' | 'discard', cmd: Command): 
 }
 
 /**
- * Fault-test seam: OUTBOX_RELAY_TEST_KILL=<point>:<n> makes the process SIGKILL itself at batch n,
- * at `before-publish` (claimed, nothing sent) or `after-ack` (Kafka acknowledged, not yet marked —
- * the crash window of guarantee G3). Not a setting: it exists so test/fault can hit those windows
- * deterministically.
+ * Fault-test seams, inert unless the test harness turns them on with two variables:
+ *
+ *   OUTBOX_RELAY_TEST_SEAMS=1  OUTBOX_RELAY_TEST_KILL=<point>:<n>[:SIGSTOP]
+ *
+ * makes the process SIGKILL itself (or SIGSTOP itself, to freeze with the claim open) at batch n, at
+ * `before-publish` (claimed, nothing sent) or `after-ack` (Kafka acknowledged, not yet marked — the
+ * crash window of guarantee G3). Not settings: they exist so test/fault can hit those windows
+ * deterministically. A second, dedicated switch is required because one stray variable (a test
+ * .env copied into a deployment) must never kill a production relay; NODE_ENV=test was not used
+ * as the switch because other tools and platforms set NODE_ENV for their own reasons. Both are read
+ * from the process environment only, never from --env-file files.
  */
-export function testHooks(spec = process.env.OUTBOX_RELAY_TEST_KILL): RelayHooks | undefined {
-  const match = /^(before-publish|after-ack):(\d+)$/.exec(spec ?? '');
-  if (!match) return undefined;
+export function testHooks(env: NodeJS.ProcessEnv = process.env): { hooks?: RelayHooks; notice?: string } {
+  const spec = env.OUTBOX_RELAY_TEST_KILL;
+  if (spec === undefined || spec === '') return {};
+  if (env.OUTBOX_RELAY_TEST_SEAMS !== '1') {
+    return { notice: 'OUTBOX_RELAY_TEST_KILL is set but ignored: test seams are off (they need OUTBOX_RELAY_TEST_SEAMS=1 as well); unset it' };
+  }
+  const match = /^(before-publish|after-ack):(\d+)(?::(SIGKILL|SIGSTOP))?$/.exec(spec);
+  if (!match) return { notice: `OUTBOX_RELAY_TEST_KILL=${JSON.stringify(spec)} is not <before-publish|after-ack>:<batch>[:SIGSTOP]; ignored` };
   const n = Number(match[2]);
+  const signal = (match[3] ?? 'SIGKILL') as NodeJS.Signals;
+  let fired = false; // once: a batch that failed is retried under the same number
   const kill = (_rows: unknown, batch: number) => {
-    if (batch === n) process.kill(process.pid, 'SIGKILL');
+    if (batch !== n || fired) return;
+    fired = true;
+    process.kill(process.pid, signal);
   };
-  return match[1] === 'after-ack' ? { afterAck: kill } : { beforePublish: kill };
+  return {
+    hooks: match[1] === 'after-ack' ? { afterAck: kill } : { beforePublish: kill },
+    notice: `test seams are on: this relay sends itself ${signal} at ${match[1]} of batch ${n} (OUTBOX_RELAY_TEST_KILL)`,
+  };
 }
 
 export function buildProgram(handlers: {

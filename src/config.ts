@@ -347,14 +347,40 @@ export function loadConfig(command: Command, sources: ConfigSources): Partial<Co
   return result as Partial<Config>;
 }
 
-/** Replace the password in a connection URL, for logs. */
+/** Query parameters of a connection string that hold a secret (libpq's password, sslpassword). */
+const SECRET_PARAM = /password/i;
+
+/**
+ * A connection URL as it may be shown: the userinfo password and every secret query parameter
+ * (`?password=`, `sslpassword=`) replaced by ***. Paths such as sslkey/sslcert are not secrets and stay.
+ */
 export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
+    if (parsed.search) {
+      // Rewritten by hand: URLSearchParams would re-encode the other parameters.
+      parsed.search = parsed.search
+        .slice(1)
+        .split('&')
+        .map((pair) => {
+          const eq = pair.indexOf('=');
+          const name = eq < 0 ? pair : pair.slice(0, eq);
+          return SECRET_PARAM.test(safeDecode(name)) ? `${name}=***` : pair;
+        })
+        .join('&');
+    }
     return parsed.toString();
   } catch {
     return '(unparseable url)';
+  }
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text.replaceAll('+', ' '));
+  } catch {
+    return text;
   }
 }
 

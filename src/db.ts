@@ -1,8 +1,8 @@
 /**
  * PostgreSQL connections. The pool serves claims, marks and migrations; LISTEN never uses it (see
  * src/listener.ts). node-postgres waits forever for a connection by default: here both the connect
- * and the wait for a pooled client are bounded, TCP keep-alive is on, and idle-client errors are
- * logged instead of crashing the process.
+ * and the wait for a pooled client are bounded, TCP keep-alive is on, and every connection's errors
+ * (idle or checked out) are logged instead of crashing the process.
  */
 import pg from 'pg';
 import { UnavailableError, describeError } from './errors.js';
@@ -32,8 +32,32 @@ export function createPool(options: DbOptions, log: Logger): pg.Pool {
     max: options.max ?? 4,
     idleTimeoutMillis: 30_000,
   });
-  pool.on('error', (err) => log.warn({ err: describeError(err) }, 'idle PostgreSQL connection failed; it was discarded'));
+  handleConnectionErrors(pool, log);
   return pool;
+}
+
+/**
+ * Every connection of the pool gets an error listener the moment it connects, so an error on a
+ * client that is checked out (PostgreSQL ended it: idle_in_transaction_session_timeout 25P03, an
+ * administrator's pg_terminate_backend 57P01, a restart) is logged instead of crashing the process
+ * with an unhandled 'error' event. node-postgres listens only on idle clients; a checked-out one
+ * errors its query, if it has one, and emits 'error' besides. The holder of the client still sees
+ * its next query fail and releases it as broken, so the pool drops the connection and claims are
+ * rolled back by the server: the rows stay pending. One warn line per connection (a dying
+ * connection usually reports twice: the server's message, then the closed socket).
+ */
+function handleConnectionErrors(pool: pg.Pool, log: Logger): void {
+  pool.on('connect', (client) => {
+    let reported = false;
+    client.on('error', (err) => {
+      const fields = { err: describeError(err), sqlstate: (err as { code?: unknown }).code };
+      if (reported) return log.debug(fields, 'PostgreSQL connection error (already reported)');
+      reported = true;
+      log.warn(fields, 'PostgreSQL ended or lost a connection; it is dropped and the relay goes on (its claim, if any, was rolled back)');
+    });
+  });
+  // Idle clients' errors are also re-emitted by the pool; the listener above has logged them.
+  pool.on('error', () => undefined);
 }
 
 /** Where the URL points, without credentials, for error messages. */

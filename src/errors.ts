@@ -14,6 +14,11 @@ export const ExitCode = {
   UNAVAILABLE: 3,
   /** The database schema is newer than this binary: upgrade outbox-relay. */
   SCHEMA_AHEAD: 4,
+  /**
+   * The database refuses what the relay needs: a missing privilege or object (SQLSTATE 42501, 42P01,
+   * …; src/pg-errors.ts), or completing a published batch failed identically again and again.
+   */
+  DB_REFUSED: 5,
   /** A second signal forced the exit before the graceful shutdown finished. */
   FORCED: 130,
 } as const;
@@ -49,6 +54,13 @@ export class SchemaAheadError extends RelayExit {
   constructor(message: string) {
     super(message, ExitCode.SCHEMA_AHEAD);
     this.name = 'SchemaAheadError';
+  }
+}
+
+export class DatabaseRefusedError extends RelayExit {
+  constructor(message: string, cause?: unknown) {
+    super(message, ExitCode.DB_REFUSED, { cause });
+    this.name = 'DatabaseRefusedError';
   }
 }
 

@@ -4,6 +4,7 @@
  * strings are redacted as a second line of defence.
  */
 import { pino, type Logger } from 'pino';
+import { redactUrl } from './config.js';
 
 export type { Logger };
 
@@ -13,7 +14,12 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       name: 'outbox-relay',
       level,
       base: { pid: process.pid },
-      redact: { paths: ['databaseUrl', 'connectionString', 'password', '*.password', '*.connectionString'], censor: '***' },
+      // The field names a connection string or password travels under (the config is logged as
+      // `config`, already through loggableConfig()); URLs keep their host, secrets become ***.
+      redact: {
+        paths: ['databaseUrl', '*.databaseUrl', 'connectionString', '*.connectionString', 'password', '*.password', 'sslpassword', '*.sslpassword'],
+        censor: (value, path) => (typeof value === 'string' && /url|connectionstring/i.test(path.at(-1) ?? '') ? redactUrl(value) : '***'),
+      },
       formatters: { level: (label) => ({ level: label }) },
       timestamp: pino.stdTimeFunctions.isoTime,
     },

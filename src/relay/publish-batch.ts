@@ -49,6 +49,8 @@ export interface PublishBatchOptions {
   blockKeys: boolean;
   /** The whole batch must be done by then (performance.now() time): it bounds the open claim. */
   deadline: number;
+  /** The publish timeout the deadline came from, for the error message. */
+  timeoutMs: number;
   /** Called after each failed send, before the next one (the loop replaces the producer there). */
   afterFailedSend(reason: string): Promise<void>;
 }
@@ -151,6 +153,6 @@ export async function publishBatch(rows: ClaimedRow[], o: PublishBatchOptions): 
 
 /** Run a publisher call within the batch deadline; any failure of it ends the batch unless the caller classifies it. */
 async function checked<T>(o: PublishBatchOptions, call: () => Promise<T>): Promise<T> {
-  if (performance.now() >= o.deadline) throw new BatchLevelFailure(new DeadlineError('publishing a batch to Kafka', 0));
+  if (performance.now() >= o.deadline) throw new BatchLevelFailure(new DeadlineError('publishing a batch to Kafka', o.timeoutMs));
   return call();
 }

@@ -24,12 +24,13 @@ import { hostname } from 'node:os';
 import type pg from 'pg';
 import { backoffDelay } from '../backoff.js';
 import type { RunConfig } from '../config.js';
-import { checkConnection, createPool } from '../db.js';
-import { describeError } from '../errors.js';
+import { checkConnection, createPool, pgCode } from '../db.js';
+import { DatabaseRefusedError, describeError } from '../errors.js';
 import { WakeListener } from '../listener.js';
 import type { Logger } from '../log.js';
 import { checkSchema } from '../migrate.js';
 import { outboxNames, type OutboxNames } from '../names.js';
+import { RepeatedFailures, refusalMessage, roleOf } from '../pg-errors.js';
 import { classifyPublishError } from '../publisher/classify.js';
 import { KafkaPublisher, type Publisher } from '../publisher/kafka.js';
 import { beginClaimSql, claimBatchSql, type ClaimedRow, type OutboxRow } from '../sql/claimBatch.js';
@@ -105,6 +106,8 @@ export class Relay {
   /** Whether this relay has declared itself idle (writers NOTIFY while it is). */
   #waiting = false;
   #failuresInARow = 0;
+  /** Identical consecutive failures to complete a published batch (bounded by MAX_IDENTICAL_COMPLETE_FAILURES). */
+  readonly #completeFailures = new RepeatedFailures();
   #standby = false;
   #sleeping = false;
   /** The last DELETE of our idle declaration, awaited before declaring again (keeps them in order). */
@@ -175,14 +178,22 @@ export class Relay {
     } catch (err) {
       await this.#closeResources();
       this.#to('failed');
-      throw err;
+      const refusal = refusalMessage(err, { names: this.names, role: roleOf(this.#config.databaseUrl), action: 'starting' });
+      throw refusal ? new DatabaseRefusedError(refusal, err) : err;
     }
     this.#to('started');
     this.#log.info({ relayId: this.relayId, outbox: `${this.names.schema}.${this.names.table}`, listen: this.#config.listen }, 'relay started');
     try {
       await this.#loop();
     } catch (err) {
-      if (!this.#abandoned) throw err;
+      if (!this.#abandoned) {
+        // An error the loop cannot retry (e.g. DatabaseRefusedError): close everything, then reject.
+        this.#to('stop');
+        this.#stopSignal.abort();
+        await this.#closeResources();
+        this.#to('stopped');
+        throw err;
+      }
       this.#log.debug({ err: describeError(err) }, 'abandoned batch unwound');
     }
   }
@@ -261,6 +272,7 @@ export class Relay {
           batchMaxBytes: this.#config.batchMaxBytes,
           blockKeys: this.#config.failedRowPolicy === 'block-key',
           deadline: started + this.#config.publishTimeoutMs,
+          timeoutMs: this.#config.publishTimeoutMs,
           afterFailedSend: (reason) => this.#publisher.recreate(reason),
         });
       } catch (err) {
@@ -283,6 +295,7 @@ export class Relay {
         await this.#fail('complete', err);
         continue;
       }
+      this.#completeFailures.reset();
       this.stats.batches += 1;
       this.stats.published += outcome.acked.length;
       this.stats.rowFailures += outcome.failed.length;
@@ -400,6 +413,12 @@ export class Relay {
     if (!broken) {
       await claim.client.query('ROLLBACK').catch((err: Error) => {
         broken = err;
+        // The connection died under the claim (e.g. idle_in_transaction_session_timeout while this
+        // process was frozen): the server rolled the claim back; say so once, drop the connection.
+        this.#log.warn(
+          { err: describeError(err), sqlstate: pgCode(err) },
+          'PostgreSQL ended or lost a connection; it is dropped and the relay goes on (its claim, if any, was rolled back)',
+        );
       });
     }
     claim.client.release(broken ?? undefined);
@@ -414,6 +433,7 @@ export class Relay {
   }
 
   async #fail(step: string, err: unknown): Promise<void> {
+    if (step === 'claim' || step === 'complete') this.#stopIfRefused(step, err);
     this.stats.failures += 1;
     const attempt = this.#failuresInARow++;
     this.#to('failed');
@@ -421,6 +441,25 @@ export class Relay {
     this.#log.warn({ step, err: describeError(err), attempt, retryInMs: delay }, `${step} failed; rows stay pending, retrying`);
     await sleep(delay, this.#stopSignal.signal);
     this.#to('wake');
+  }
+
+  /**
+   * Throws DatabaseRefusedError (exit 5) when retrying cannot help: PostgreSQL refuses a privilege or
+   * an object the relay needs (src/pg-errors.ts), or completing a published batch failed the same way
+   * MAX_IDENTICAL_COMPLETE_FAILURES times in a row — each retry would publish the batch once more.
+   */
+  #stopIfRefused(step: 'claim' | 'complete', err: unknown): void {
+    const action = step === 'claim' ? 'claiming rows' : 'completing a batch Kafka had acknowledged (it stays pending)';
+    const refusal = refusalMessage(err, { names: this.names, role: roleOf(this.#config.databaseUrl), action });
+    if (refusal) throw new DatabaseRefusedError(refusal, err);
+    if (step !== 'complete') return;
+    const repeats = this.#completeFailures.note(err);
+    if (repeats >= MAX_IDENTICAL_COMPLETE_FAILURES) {
+      throw new DatabaseRefusedError(
+        `completing a published batch failed ${repeats} times in a row with the same error (${describeError(err)}); each retry published the batch again, so the relay stops: fix the cause in the database, then restart (the batch stays pending)`,
+        err,
+      );
+    }
   }
 
   async #idle(standby: boolean): Promise<void> {
@@ -529,6 +568,9 @@ export class Relay {
 const CLOSE_MS = 3000;
 
 const PROGRESS_EVERY_MS = 10_000;
+
+/** After this many identical consecutive failures to complete a published batch, stop (exit 5). */
+const MAX_IDENTICAL_COMPLETE_FAILURES = 5;
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;

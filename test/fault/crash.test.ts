@@ -8,7 +8,7 @@ import { check, writeKeyed } from '../support/checker.js';
 import { createTopic, readAll } from '../support/kafka.js';
 import { waitFor } from '../support/outbox.js';
 import { useFixture } from '../support/fixture.js';
-import { started } from '../support/relay-process.js';
+import { started, testKill } from '../support/relay-process.js';
 
 const BATCH = 100;
 
@@ -20,7 +20,7 @@ describe('relay crash (kill -9) and restart', () => {
     const written = await writeKeyed((rows) => fixture.outbox.insert(rows), topic, { keys: 10, perKey: 100, rowsPerTx: 50 });
     const env = { OUTBOX_BATCH_SIZE: String(BATCH) };
 
-    const crashing = fixture.spawn({ ...env, OUTBOX_RELAY_TEST_KILL: 'after-ack:3' });
+    const crashing = fixture.spawn({ ...env, ...testKill('after-ack:3') });
     expect((await crashing.exited).signal).toBe('SIGKILL');
     // Batches 1 and 2 were completed; batch 3 was acknowledged by Kafka but never marked.
     expect(await fixture.outbox.pendingCount()).toBe(written.length - 2 * BATCH);
@@ -42,7 +42,7 @@ describe('relay crash (kill -9) and restart', () => {
     const written = await writeKeyed((rows) => fixture.outbox.insert(rows), topic, { keys: 10, perKey: 50, rowsPerTx: 50 });
     const env = { OUTBOX_BATCH_SIZE: String(BATCH) };
 
-    const crashing = fixture.spawn({ ...env, OUTBOX_RELAY_TEST_KILL: 'before-publish:2' });
+    const crashing = fixture.spawn({ ...env, ...testKill('before-publish:2') });
     expect((await crashing.exited).signal).toBe('SIGKILL');
     expect(await fixture.outbox.pendingCount()).toBe(written.length - BATCH);
     // The dead relay's locks died with its connection: the rows are claimable right away.

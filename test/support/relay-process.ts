@@ -1,5 +1,6 @@
 /** The relay as a real child process (bin/outbox-relay), for fault tests that kill and signal it. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -90,6 +91,29 @@ export function spawnCli(args: string[], env: Record<string, string>): RelayProc
 
 export function spawnRelay(env: Record<string, string>, args: string[] = []): RelayProcess {
   return spawnCli(['run', ...args], { LOG_LEVEL: 'debug', ...env });
+}
+
+/**
+ * Environment that turns on the relay's fault-test seam (src/cli.ts testHooks): it needs both
+ * variables, so a stray OUTBOX_RELAY_TEST_KILL alone never kills a real relay.
+ * spec = <before-publish|after-ack>:<batch>[:SIGSTOP].
+ */
+export function testKill(spec: string): Record<string, string> {
+  return { OUTBOX_RELAY_TEST_SEAMS: '1', OUTBOX_RELAY_TEST_KILL: spec };
+}
+
+/** Rejects when the relay exits: race it against a wait so a crash fails the test at once. */
+export function failIfExits(relay: RelayProcess): Promise<never> {
+  return relay.exited.then((exit) => Promise.reject(new Error(`relay exited: ${JSON.stringify(exit)}; stderr: ${relay.stderr().slice(-1500)}`)));
+}
+
+/** Whether the process is stopped (SIGSTOP), from its state letter in /proc (Linux). */
+export function isStopped(pid: number): boolean {
+  try {
+    return /\) T /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 export const started = (l: LogLine) => l.msg === 'relay started';

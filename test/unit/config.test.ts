@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SETTINGS, loadConfig, loggableConfig, redactUrl } from '../../src/config.js';
+import { createLogger } from '../../src/log.js';
 import { updateReadme } from '../../src/config-docs.js';
 import { ConfigError, ExitCode } from '../../src/errors.js';
 
@@ -78,6 +79,24 @@ describe('configuration', () => {
     }
     expect(JSON.stringify(loggableConfig(loadConfig('run', { env: base })))).not.toContain('secret');
     expect(redactUrl('postgres://u:secret@h:5432/db')).toBe('postgres://u:***@h:5432/db');
+  });
+
+  it('redactUrl hides passwords in query parameters too, and keeps what is not a secret', () => {
+    expect(redactUrl('postgres://u:secret@h/db?sslmode=require&password=secret&sslpassword=se%20cret&sslkey=/etc/key.pem&application_name=a')).toBe(
+      'postgres://u:***@h/db?sslmode=require&password=***&sslpassword=***&sslkey=/etc/key.pem&application_name=a',
+    );
+    expect(redactUrl('postgres://h/db?PASSWORD=secret&pass%77ord=secret&password')).toBe('postgres://h/db?PASSWORD=***&pass%77ord=***&password=***');
+    expect(redactUrl('postgres://h/db')).toBe('postgres://h/db');
+    expect(redactUrl('not a url secret')).toBe('(unparseable url)');
+  });
+
+  it('the logger censors connection strings and passwords under the field names the code logs', () => {
+    const lines: string[] = [];
+    const log = createLogger('info', { write: (line: string) => lines.push(line) });
+    const url = 'postgres://u:secret@h/db?password=secret';
+    log.info({ databaseUrl: url, config: { databaseUrl: url }, connectionString: url, password: 'secret', pg: { password: 'secret', sslpassword: 'secret' } }, 'x');
+    expect(lines.join('')).not.toContain('secret');
+    expect(JSON.parse(lines[0]!)).toMatchObject({ databaseUrl: 'postgres://u:***@h/db?password=***', password: '***', pg: { sslpassword: '***' } });
   });
 
   it('rejects a schema + table too long for the NOTIFY channel (PostgreSQL limit 63 bytes)', () => {

@@ -42,7 +42,7 @@ function scripted(bad: Record<string, string>, options: { missing?: string[]; fa
 }
 
 const run = (rows: ClaimedRow[], publisher: Publisher, blockKeys = true, batchMaxBytes = 1_000_000) =>
-  publishBatch(rows, { publisher, maxMessageBytes: 1000, batchMaxBytes, blockKeys, deadline: performance.now() + 10_000, afterFailedSend: async () => undefined });
+  publishBatch(rows, { publisher, maxMessageBytes: 1000, batchMaxBytes, blockKeys, deadline: performance.now() + 10_000, timeoutMs: 10_000, afterFailedSend: async () => undefined });
 
 const seqs = (rows: { seq: string }[]) => rows.map((r) => Number(r.seq));
 
