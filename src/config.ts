@@ -113,6 +113,16 @@ export const SETTINGS = {
     schema: int(1, 10_000),
     commands: RUN,
   }),
+  claimMaxBytes: setting({
+    env: 'OUTBOX_CLAIM_MAX_BYTES',
+    flag: '--claim-max-bytes',
+    arg: '<bytes>',
+    default: 16 * 1024 * 1024,
+    doc: 'Stop a claim once its payloads add up to this many bytes (the first row always comes): bounds the memory one batch takes.',
+    expect: 'an integer from 1024 to 1073741824',
+    schema: int(1024, 1024 * 1024 * 1024),
+    commands: RUN,
+  }),
   batchMaxBytes: setting({
     env: 'OUTBOX_BATCH_MAX_BYTES',
     flag: '--batch-max-bytes',

@@ -165,7 +165,8 @@ export class KafkaPublisher implements Publisher {
   #admin: { admin: Admin; connected: boolean } | undefined;
   /** Topics known to exist, with when that was last confirmed. */
   readonly #topics = new Map<string, number>();
-  #lastPartitions = new Map<string, string>();
+  /** The last send's chunks and messages; partitionsOfLastSend() reads them only after a refusal. */
+  #last: { chunk: OutboxRow[]; topicMessages: TopicMessages[] }[] = [];
 
   constructor(private readonly options: PublisherOptions) {}
 
@@ -242,22 +243,11 @@ export class KafkaPublisher implements Publisher {
         await current.producer.connect();
         current.connected = true;
       }
-      this.#lastPartitions = new Map();
+      this.#last = [];
       for (const chunk of chunks) {
         const topicMessages = toTopicMessages(chunk);
-        try {
-          await this.#sendChunk(current.producer, topicMessages);
-        } finally {
-          // toTopicMessages keeps outbox order within each topic; the partitioner pinned each message.
-          const byTopic = new Map(topicMessages.map((t) => [t.topic, t.messages]));
-          const next = new Map<string, number>();
-          for (const row of chunk) {
-            const i = next.get(row.topic) ?? 0;
-            next.set(row.topic, i + 1);
-            const partition = byTopic.get(row.topic)?.[i]?.partition;
-            if (partition !== undefined) this.#lastPartitions.set(row.seq, partitionKey(row.topic, partition));
-          }
-        }
+        this.#last.push({ chunk, topicMessages });
+        await this.#sendChunk(current.producer, topicMessages);
       }
     })();
     work.catch(() => undefined); // a fenced zombie's late rejection is expected
@@ -281,7 +271,19 @@ export class KafkaPublisher implements Publisher {
   }
 
   partitionsOfLastSend(): ReadonlyMap<string, string> {
-    return this.#lastPartitions;
+    const partitions = new Map<string, string>();
+    for (const { chunk, topicMessages } of this.#last) {
+      // toTopicMessages keeps outbox order within each topic; the partitioner pinned each message.
+      const byTopic = new Map(topicMessages.map((t) => [t.topic, t.messages]));
+      const next = new Map<string, number>();
+      for (const row of chunk) {
+        const i = next.get(row.topic) ?? 0;
+        next.set(row.topic, i + 1);
+        const partition = byTopic.get(row.topic)?.[i]?.partition;
+        if (partition !== undefined) partitions.set(row.seq, partitionKey(row.topic, partition));
+      }
+    }
+    return partitions;
   }
 
   async recreate(reason: string): Promise<void> {

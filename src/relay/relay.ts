@@ -350,7 +350,8 @@ export class Relay {
       const begun = (await client.query(this.#sql.begin)) as unknown as pg.QueryResult[];
       claim.standby = begun.at(-1)?.rows[0]?.locked !== true;
       if (claim.standby) return claim;
-      const result = await client.query<ClaimedRow>(this.#sql.claim, [this.#config.batchSize, this.#config.failedRowPolicy === 'block-key']);
+      const c = this.#config;
+      const result = await client.query<ClaimedRow>(this.#sql.claim, [c.batchSize, c.failedRowPolicy === 'block-key', c.claimMaxBytes]);
       claim.rows = result.rows;
       return claim;
     } catch (err) {

@@ -21,8 +21,10 @@ export interface ClaimedRow extends OutboxRow {
 }
 
 /**
- * Claim up to $1 pending rows in outbox order; $2 (boolean) says whether a failed row holds back the
- * later rows of its key (the default key policy, "block-key") or not ("skip").
+ * Claim up to $1 pending rows in outbox order, stopping once their payloads reach $3 bytes (the first
+ * row always comes, whatever its size: so a few huge rows are claimed one at a time, not all at once
+ * into memory); $2 (boolean) says whether a failed row holds back the later rows of its key (the
+ * default key policy, "block-key") or not ("skip").
  *
  * - Rows that failed and wait for their next attempt, or are dead, are left out (the failures table,
  *   normally empty). With $2, so are the later rows of their keys: a blocked key.
@@ -41,13 +43,16 @@ export function claimBatchSql(n: OutboxNames): string {
     WHERE f.dead_at IS NOT NULL OR f.next_attempt_at > now()
   ), blocked AS (
     SELECT key, min(seq) AS from_seq FROM held WHERE $2::boolean AND key IS NOT NULL GROUP BY key
-  ), candidates AS (
-    SELECT o.seq, o.key FROM ${n.outbox} o
+  ), scan AS (
+    SELECT o.seq, o.key, sum(octet_length(o.payload)) OVER (ORDER BY o.seq) - octet_length(o.payload) AS bytes_before
+    FROM ${n.outbox} o
     WHERE o.sent_at IS NULL
       AND NOT EXISTS (SELECT 1 FROM held h WHERE h.seq = o.seq)
       AND NOT EXISTS (SELECT 1 FROM blocked b WHERE b.key = o.key AND b.from_seq < o.seq)
     ORDER BY o.seq
     LIMIT $1
+  ), candidates AS (
+    SELECT seq, key FROM scan WHERE bytes_before < $3
   ), claimed AS (
     SELECT o.seq, o.id, o.topic, o.key, o.payload, o.headers FROM ${n.outbox} o
     WHERE o.seq IN (SELECT seq FROM candidates) AND o.sent_at IS NULL

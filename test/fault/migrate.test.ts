@@ -1,12 +1,13 @@
 /**
  * Migrations as processes: ten `outbox-relay migrate` at once apply each migration once; running it
- * again is a no-op; a binary older than the schema refuses with exit code 4.
+ * again is a no-op; a binary older than the schema refuses with exit code 4. Migration 2 on a populated
+ * outbox under concurrent inserts, and behind a long transaction: writers are never held up for long.
  */
 import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/errors.js';
-import { loadMigrations } from '../../src/migrate.js';
+import { loadMigrations, migrate } from '../../src/migrate.js';
 import { useFixture } from '../support/fixture.js';
-import { waitFor } from '../support/outbox.js';
+import { silentLog, waitFor } from '../support/outbox.js';
 import { spawnCli, spawnRelay } from '../support/relay-process.js';
 
 const LATEST = loadMigrations().at(-1)!.version;
@@ -72,5 +73,67 @@ describe('outbox-relay migrate', () => {
     expect((await proc.exited).code).toBe(ExitCode.UNAVAILABLE);
     expect(proc.stderr()).toMatch(/^outbox-relay: outbox table t_\w+\.outbox is not set up .*: run `outbox-relay migrate`/);
     expect(proc.stderr().trim().split('\n')).toHaveLength(1);
+  });
+
+  /** Inserts one-row transactions back to back until stopped; returns each insert's latency (ms). */
+  function writer() {
+    let stop = false;
+    const latencies: number[] = [];
+    const errors: unknown[] = [];
+    const done = (async () => {
+      while (!stop) {
+        const t = performance.now();
+        try {
+          await fixture.outbox.pool.query(`INSERT INTO ${fixture.outbox.names.outbox} (topic, key, payload) VALUES ('t', 'w', '\\x00')`);
+        } catch (err) {
+          errors.push(err);
+        }
+        latencies.push(performance.now() - t);
+      }
+    })();
+    return {
+      latencies,
+      errors,
+      stop: async () => {
+        stop = true;
+        await done;
+      },
+    };
+  }
+
+  it('migration 2 on a populated outbox while the application inserts: applies, no insert fails or waits long', async () => {
+    await migrate(fixture.outbox.pool, fixture.outbox.names, silentLog, { migrations: loadMigrations().slice(0, 1) });
+    await fixture.outbox.pool.query(
+      `INSERT INTO ${fixture.outbox.names.outbox} (topic, key, payload) SELECT 't', 'k' || g, '\\x00' FROM generate_series(1, 100000) g`,
+    );
+    const w = writer();
+    await waitFor('the writer running', async () => w.latencies.length > 20);
+    const before = w.latencies.length;
+    const result = await migrate(fixture.outbox.pool, fixture.outbox.names, silentLog);
+    await waitFor('more inserts after the migration', async () => w.latencies.length > before + 20);
+    await w.stop();
+    expect(result.applied).toEqual(loadMigrations().slice(1).map((m) => m.version));
+    expect(w.errors).toEqual([]);
+    expect(Math.max(...w.latencies)).toBeLessThan(1000);
+  });
+
+  it('behind a long transaction, migrate gives up each DDL attempt fast (writers do not queue behind it) and applies once it ends', async () => {
+    await migrate(fixture.outbox.pool, fixture.outbox.names, silentLog, { migrations: loadMigrations().slice(0, 1) });
+    const long = await fixture.outbox.pool.connect();
+    await long.query('BEGIN');
+    await long.query(`SELECT count(*) FROM ${fixture.outbox.names.outbox}`); // holds ACCESS SHARE until COMMIT
+    const w = writer();
+    const migrating = migrate(fixture.outbox.pool, fixture.outbox.names, silentLog, { ddlLockTimeoutMs: 200, ddlAttempts: 30 });
+    // While migrate keeps trying, inserts still go through: a queued ALTER would block them all.
+    await waitFor('inserts during the attempts', async () => w.latencies.length > 30, 10_000);
+    await new Promise((r) => setTimeout(r, 1500)); // several attempts (a fixed span on purpose: the point is time passing)
+    expect(await ledger()).toEqual([1]);
+    await long.query('COMMIT');
+    long.release();
+    expect((await migrating).applied).toEqual(loadMigrations().slice(1).map((m) => m.version));
+    await w.stop();
+    expect(w.errors).toEqual([]);
+    // Each attempt held the writers back at most its 200 ms lock wait (plus scheduling).
+    expect(Math.max(...w.latencies)).toBeLessThan(800);
   });
 });

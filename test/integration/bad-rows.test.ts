@@ -9,6 +9,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { loadMigrations, migrate } from '../../src/migrate.js';
 import { Relay } from '../../src/relay/relay.js';
+import { claimBatchSql } from '../../src/sql/claimBatch.js';
 import { check, payloadOf, type Written } from '../support/checker.js';
 import { useFixture } from '../support/fixture.js';
 import { client, createTopic, readAll } from '../support/kafka.js';
@@ -283,5 +284,27 @@ describe('bad rows', () => {
     expect(result.lost).toEqual([]);
     expect(result.orderViolations).toEqual([]);
     expect(result.duplicates).toBe(0);
+  });
+
+  it('the claim stops at its byte budget: huge rows are claimed one at a time, never all at once', async () => {
+    const topic = await createTopic(1);
+    // Five 3 MB rows (too large: parked dead on validation) among small ones, with a 4 MB claim budget.
+    const rows: NewRow[] = [];
+    for (let i = 0; i < 5; i++) {
+      rows.push({ topic, key: `huge-${i}`, payload: Buffer.alloc(3 * 1024 * 1024, i) });
+      rows.push(...keyed(topic, `s-${i}`, 0, 3)[0]);
+    }
+    await fixture.outbox.insert(rows);
+    const claim = claimBatchSql(fixture.outbox.names);
+    const sizes = async (budget: number) =>
+      (await fixture.outbox.pool.query<{ payload: Buffer }>(claim, [500, true, budget])).rows.map((r) => r.payload.length);
+    // bytes before a row < budget: the first huge row, its three small rows, and the second huge row
+    // (3 MB + 3 small before it < 4 MB); then the budget is spent.
+    const small = rows[1]!.payload.length;
+    expect(await sizes(4 * 1024 * 1024)).toEqual([3 * 1024 * 1024, small, small, small, 3 * 1024 * 1024]);
+    expect(await sizes(1024)).toEqual([3 * 1024 * 1024]); // the first row always comes
+    relay({ OUTBOX_CLAIM_MAX_BYTES: String(4 * 1024 * 1024) });
+    await settled(['huge-0', 'huge-1', 'huge-2', 'huge-3', 'huge-4']);
+    expect((await failures()).map((f) => f.error_class)).toEqual(['too-large', 'too-large', 'too-large', 'too-large', 'too-large']);
   });
 });
