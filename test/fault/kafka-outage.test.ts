@@ -9,7 +9,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { check, writeKeyed } from '../support/checker.js';
 import { useFixture } from '../support/fixture.js';
 import { createTopic, readAll } from '../support/kafka.js';
@@ -30,7 +30,8 @@ function killBroker(): void {
 
 describe('Kafka broker outage', () => {
   const fixture = useFixture();
-  beforeAll(startBroker, 180_000);
+  // Every test starts with the broker up (reused if it is running), so each also runs alone (-t).
+  beforeEach(startBroker, 180_000);
   afterAll(async () => {
     await run('bash', ['stack/down.sh'], { env, timeout: 60_000 });
   }, 60_000);
@@ -86,6 +87,5 @@ describe('Kafka broker outage', () => {
     expect(exit, `stderr: ${relay.stderr()} logs: ${JSON.stringify(relay.logs.slice(-6))}`).toEqual({ code: 0, signal: null });
     expect(Date.now() - t0).toBeLessThan(2000 + 3000 + 2000); // deadline + closing bound + process start/exit slack
     expect(await fixture.outbox.pendingCount()).toBe(1);
-    await startBroker();
   });
 });
