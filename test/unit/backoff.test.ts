@@ -11,3 +11,9 @@ describe('backoffDelay', () => {
     expect(backoffDelay(3, policy, () => 0.5)).toBe(400);
   });
 });
+
+describe('DEFAULT_BACKOFF', () => {
+  it('starts at 100 ms, doubles, and caps at 10 s', () => {
+    expect([0, 1, 2, 6, 7, 20].map((a) => backoffDelay(a, undefined, () => 1))).toEqual([100, 200, 400, 6400, 10_000, 10_000]);
+  });
+});
