@@ -21,5 +21,5 @@ export default {
   reporters: ['clear-text', 'progress', 'html', 'json'],
   htmlReporter: { fileName: 'reports/mutation/mutation.html' },
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
-  thresholds: { high: 90, low: 80, break: 0 },
+  thresholds: { high: 90, low: 80, break: 88 }, // score 92.01 on 2026-11-30 (docs/testing.md)
 };
