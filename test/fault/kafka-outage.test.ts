@@ -2,7 +2,8 @@
  * The Kafka broker dies (kill -9) under a running relay process, then comes back: nothing is marked
  * without an ack while it is down, the relay backs off instead of spinning, and the backlog drains
  * after the restart with lost 0 and per-key order kept. SIGTERM during the outage still exits 0
- * within the shutdown deadline.
+ * within the shutdown deadline. The sends a relay abandoned at their deadline during the outage never
+ * deliver late copies once the broker is back (their producers are fenced).
  *
  * Uses a broker of its own (stack/up.sh with KAFKA_PORT=9094), so killing it disturbs no other test.
  */
