@@ -49,6 +49,8 @@ export interface RelayHooks {
   beforePublish?(rows: OutboxRow[], batchNumber: number): void | Promise<void>;
   /** Called after a batch was acknowledged and before it is completed. */
   afterAck?(rows: OutboxRow[], batchNumber: number): void | Promise<void>;
+  /** Called when an empty claim was released and the relay is about to declare itself idle. */
+  beforeDeclareWaiting?(): void | Promise<void>;
 }
 
 export interface RelayDeps {
@@ -469,6 +471,7 @@ export class Relay {
     // not declare: the active one is busy, and asking writers to NOTIFY for us would only tax them.
     if (this.#listener?.connected && !standby) {
       const fresh = !this.#waiting;
+      await this.#hooks.beforeDeclareWaiting?.();
       await this.#declareWaiting();
       if (fresh && this.#waiting) {
         this.#to('wake');

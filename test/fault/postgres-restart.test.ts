@@ -46,6 +46,9 @@ describe('PostgreSQL crash and restart', () => {
       OUTBOX_BATCH_SIZE: '50',
       OUTBOX_DB_CONNECT_TIMEOUT_MS: '1000',
       OUTBOX_LISTEN_HEARTBEAT_MS: '1000',
+      // A minute: rows written after the restart can only arrive in time through NOTIFY, so the test
+      // fails if the LISTEN is not back in place (a backend with the listener's name is not enough).
+      OUTBOX_POLL_INTERVAL_MS: '60000',
     });
     await relay.waitForLog(started);
     const before = await writeKeyed(insert, topic, { keys: 5, perKey: 40, rowsPerTx: 50, prefix: 'before' });
@@ -57,10 +60,18 @@ describe('PostgreSQL crash and restart', () => {
     expect(relay.child.exitCode).toBeNull(); // still running
     await pgPrivate('start');
 
-    // Back up: the listener reconnects by itself, and rows written now flow.
-    await waitFor('LISTEN re-established', listening, 60_000, 200);
+    // Back up: the listener reconnects by itself (and runs its catch-up claim), and rows written now
+    // flow, woken by NOTIFY.
+    const listeningLogs = () => relay!.logs.filter((l) => l.msg === 'listening for outbox notifications');
+    await waitFor('LISTEN re-established', async () => (await listening()) && listeningLogs().length >= 2, 60_000, 200);
+    // The catch-up claim after the reconnect ends in a fresh idle declaration (same machine, same clock).
+    const reconnectedAt = new Date(String(listeningLogs()[1]!.time));
+    await waitFor('relay idle again, declared after the reconnect', async () => {
+      const r = await pool.query(`SELECT 1 FROM ${names.wakeup} WHERE waiting_until >= $1::timestamptz + interval '180 seconds'`, [reconnectedAt]);
+      return r.rowCount === 1;
+    }, 30_000);
     const after = await writeKeyed(insert, topic, { keys: 5, perKey: 40, rowsPerTx: 50, prefix: 'after' });
-    await waitFor('rows after the restart drained', async () => (await pending()) === 0, 60_000);
+    await waitFor('rows after the restart drained (by NOTIFY: the poll is a minute away)', async () => (await pending()) === 0, 15_000);
 
     const result = check([...before, ...after], await readAll([topic]));
     expect(result.lost).toEqual([]);

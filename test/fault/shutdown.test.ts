@@ -56,13 +56,20 @@ describe('graceful shutdown', () => {
     expect(exit.code).toBe(130);
   });
 
-  it('an idle relay stops at once', async () => {
-    const relay = fixture.spawn();
+  it('an idle relay stops at once: SIGTERM wakes it from its sleep', async () => {
+    // A poll interval far beyond the limit below: only stop() waking the sleeping loop ends it in time
+    // (otherwise it would sleep on until the 10 s shutdown deadline).
+    const relay = fixture.spawn({ OUTBOX_POLL_INTERVAL_MS: '60000' });
     await relay.waitForLog(started);
+    await waitFor('relay idle and declared waiting', async () => {
+      const r = await fixture.outbox.pool.query(`SELECT 1 FROM ${fixture.outbox.names.wakeup} WHERE waiting_until > now()`);
+      return r.rowCount === 1;
+    });
     const t0 = Date.now();
     relay.kill('SIGTERM');
     expect(await relay.exited).toEqual({ code: 0, signal: null });
     expect(Date.now() - t0).toBeLessThan(3000);
+    expect(relay.logs.some((l) => l.msg.startsWith('shutdown deadline passed'))).toBe(false);
     expect(relay.logs.filter((l) => l.msg.startsWith('handles still open'))).toEqual([]);
   });
 });

@@ -46,6 +46,17 @@ describe('relay end to end', () => {
         expect(message!.value.equals(row.payload), `row ${i} payload bytes`).toBe(true);
         expect(message!.headers).toEqual({ ...row.headers, id });
       });
+      // Per-key order: in outbox (seq) order, each key's messages sit at increasing offsets of its partition.
+      const lastOffset = new Map<string, number>();
+      ids.rows.forEach(({ id }, i) => {
+        const row = rows[i]!;
+        if (row.key === null) return;
+        const message = byId.get(id)!;
+        const where = `${message.topic}/${message.partition}/${row.key}`;
+        expect(Number(message.offset), `row ${i} after the previous row of key ${row.key}`).toBeGreaterThan(lastOffset.get(where) ?? -1);
+        lastOffset.set(where, Number(message.offset));
+      });
+      expect(lastOffset.size).toBeGreaterThan(17); // 17 keys over two topics: the check looked at them
       const left = await fixture.outbox.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${fixture.outbox.names.outbox}`);
       expect(Number(left.rows[0]!.n)).toBe(onPublish === 'delete' ? 0 : rows.length);
       // The claim finds pending rows through the partial index, whatever the published rows (mark mode).

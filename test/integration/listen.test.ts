@@ -130,10 +130,12 @@ describe('LISTEN/NOTIFY wake-up', () => {
 
   it('a lost NOTIFY costs at most the poll interval: rows flow by polling while LISTEN stays up', async () => {
     const topic = await createTopic(1);
-    const r = startRelay({ OUTBOX_POLL_INTERVAL_MS: '300' });
+    const POLL_MS = 500;
+    const r = startRelay({ OUTBOX_POLL_INTERVAL_MS: String(POLL_MS) });
     await waitUntilIdleAndListening(r);
     const [pid] = await listenBackends();
     for (let i = 0; i < 3; i++) {
+      await waitUntilIdleAndListening(r); // asleep: only the poll timer can wake it for a silent row
       const client = await fixture.outbox.pool.connect();
       try {
         await client.query('BEGIN');
@@ -143,8 +145,38 @@ describe('LISTEN/NOTIFY wake-up', () => {
       } finally {
         client.release();
       }
-      await waitFor(`silent-${i} published by the poll`, async () => acks.some((a) => a.payload === `silent-${i}`), 5000);
+      const committed = performance.now();
+      const ack = await waitFor(`silent-${i} published by the poll`, async () => acks.find((a) => a.payload === `silent-${i}`), 10_000, 5);
+      // One poll interval plus the claim and the Kafka round trip; not several intervals.
+      expect(ack.at - committed).toBeLessThan(POLL_MS + 1500);
     }
     expect(await listenBackends()).toEqual([pid]); // no reconnect involved: the poll did it
+  });
+
+  it('a row committed between the empty claim and the idle declaration is claimed by the second look, not the poll', async () => {
+    const topic = await createTopic(1);
+    let armed = false;
+    let raced = false;
+    const r = fixture.start(
+      new Relay(fixture.outbox.config({ OUTBOX_POLL_INTERVAL_MS: LONG_POLL }), silentLog, {
+        hooks: {
+          afterAck: (rows) => rows.forEach((row) => acks.push({ payload: row.payload.toString(), at: performance.now() })),
+          // The race window: the claim saw nothing and the relay has not declared itself idle yet, so
+          // this commit sends no NOTIFY.
+          beforeDeclareWaiting: async () => {
+            if (!armed) return;
+            armed = false;
+            await fixture.outbox.insert([{ topic, key: 'k', payload: Buffer.from('raced') }]);
+            raced = true;
+          },
+        },
+      }),
+    );
+    await waitUntilIdleAndListening(r);
+    armed = true; // the next fresh declaration follows the claim of `first`
+    await fixture.outbox.insert([{ topic, key: 'k', payload: Buffer.from('first') }]);
+    await waitFor('the raced row published', async () => acks.some((a) => a.payload === 'raced'), 10_000);
+    expect(raced).toBe(true);
+    expect(acks.map((a) => a.payload)).toEqual(['first', 'raced']);
   });
 });

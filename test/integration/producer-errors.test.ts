@@ -5,46 +5,13 @@
  * goes through the real idempotent producer to the real broker.
  */
 import { KafkaJSProtocolError } from 'kafkajs';
-import { describe, expect, it, inject } from 'vitest';
-import { KafkaPublisher, type Publisher } from '../../src/publisher/kafka.js';
+import { describe, expect, it } from 'vitest';
 import { Relay } from '../../src/relay/relay.js';
-import type { OutboxRow } from '../../src/sql/claimBatch.js';
 import { check, writeKeyed } from '../support/checker.js';
 import { createTopic, readAll } from '../support/kafka.js';
 import { silentLog, waitFor } from '../support/outbox.js';
 import { useFixture } from '../support/fixture.js';
-
-class FaultyPublisher implements Publisher {
-  readonly recreated: string[] = [];
-  sends = 0;
-  constructor(
-    private readonly real: KafkaPublisher,
-    private readonly fault: { onSend: number; type: string; afterSending: boolean },
-  ) {}
-  connect() {
-    return this.real.connect();
-  }
-  partitionsOfLastSend() {
-    return this.real.partitionsOfLastSend();
-  }
-  missingTopics(topics: string[]) {
-    return this.real.missingTopics(topics);
-  }
-  async send(chunks: OutboxRow[][]) {
-    this.sends += 1;
-    const inject = this.sends === this.fault.onSend;
-    if (inject && this.fault.afterSending) await this.real.send(chunks);
-    if (inject) throw new KafkaJSProtocolError({ type: this.fault.type, code: 45, retriable: false, message: `injected ${this.fault.type}` } as never);
-    await this.real.send(chunks);
-  }
-  async recreate(reason: string) {
-    this.recreated.push(reason);
-    await this.real.recreate(reason);
-  }
-  disconnect() {
-    return this.real.disconnect();
-  }
-}
+import { realPublisher, SeamPublisher } from '../support/publisher.js';
 
 describe('fatal producer errors', () => {
   const fixture = useFixture();
@@ -58,8 +25,11 @@ describe('fatal producer errors', () => {
       const topic = await createTopic(2);
       const written = await writeKeyed((rows) => fixture.outbox.insert(rows), topic, { keys: 5, perKey: 100, rowsPerTx: 100 });
       const config = fixture.outbox.config({ OUTBOX_BATCH_SIZE: '50' });
-      const real = new KafkaPublisher({ brokers: inject('kafkaBrokers').split(','), clientId: 'test', timeoutMs: 10_000, log: silentLog });
-      const publisher = new FaultyPublisher(real, { onSend: 2, type, afterSending });
+      const publisher = new SeamPublisher(realPublisher(), async (n, send) => {
+        if (n !== 2) return send();
+        if (afterSending) await send();
+        throw new KafkaJSProtocolError({ type, code: 45, retriable: false, message: `injected ${type}` } as never);
+      });
       fixture.start(new Relay(config, silentLog, { publisher }));
       await waitFor('backlog to drain', async () => (await fixture.outbox.pendingCount()) === 0);
 

@@ -1,7 +1,8 @@
 /**
- * The checker every fault test uses (../shared/docs/GUARANTEES.md, "The checker"): each row carries a
- * key and a per-key counter in its payload; after the faults, the topic is read back from the
- * beginning and compared with what was committed.
+ * The checker every fault test uses (docs/guarantees.md): each row carries a key and a per-key counter
+ * in its payload; after the faults, the topic is read back from the beginning and compared with what
+ * was committed. Every message must also carry the row's event id in header `id`: one UUID per row,
+ * the same on every copy of it (that is what lets consumers drop duplicates); check() throws if not.
  */
 import type { Received } from './kafka.js';
 
@@ -25,7 +26,34 @@ export function payloadOf(written: Written): Buffer {
   return Buffer.from(JSON.stringify({ k: written.key, n: written.n }));
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Header `id` on every message: a UUID, one per row, identical on a row's duplicates. */
+export function idHeaderProblems(received: Received[]): string[] {
+  const problems: string[] = [];
+  const idByRow = new Map<string, string>();
+  const rowById = new Map<string, string>();
+  for (const m of received) {
+    const at = `${m.topic}/${m.partition}@${m.offset}`;
+    const eventId = m.headers.id;
+    if (eventId === undefined || !UUID.test(eventId)) {
+      problems.push(`${at}: header id is ${JSON.stringify(eventId)}, not a UUID`);
+      continue;
+    }
+    const row = m.value.toString('base64'); // the checker's payloads name the row
+    const known = idByRow.get(row);
+    if (known !== undefined && known !== eventId) problems.push(`${at}: a copy of one row with another id (${known}, ${eventId})`);
+    const other = rowById.get(eventId);
+    if (other !== undefined && other !== row) problems.push(`${at}: id ${eventId} on two different rows`);
+    idByRow.set(row, eventId);
+    rowById.set(eventId, row);
+  }
+  return problems;
+}
+
 export function check(committed: Written[], received: Received[], rolledBack: Written[] = []): CheckResult {
+  const idProblems = idHeaderProblems(received);
+  if (idProblems.length > 0) throw new Error(`${idProblems.length} messages fail the id-header check: ${idProblems.slice(0, 5).join('; ')}`);
   const id = (w: Written) => `${w.key}\u0000${w.n}`;
   const committedIds = new Set(committed.map(id));
   const seen = new Map<string, number>();

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { backoffDelay } from '../../src/backoff.js';
-import { Wakeup } from '../../src/relay/wakeup.js';
 
 describe('backoffDelay', () => {
   const policy = { initialMs: 100, maxMs: 1000 };
@@ -13,18 +12,8 @@ describe('backoffDelay', () => {
   });
 });
 
-describe('Wakeup', () => {
-  it('does not lose a notify that arrives before wait()', async () => {
-    const w = new Wakeup();
-    w.notify();
-    expect(await w.wait(10_000)).toBe('notify');
-  });
-  it('times out without a notify, and a notify during wait ends it', async () => {
-    const w = new Wakeup();
-    expect(await w.wait(5)).toBe('timeout');
-    const waiting = w.wait(10_000);
-    w.notify();
-    expect(await waiting).toBe('notify');
-    expect(w.take()).toBe(false);
+describe('DEFAULT_BACKOFF', () => {
+  it('starts at 100 ms, doubles, and caps at 10 s', () => {
+    expect([0, 1, 2, 6, 7, 20].map((a) => backoffDelay(a, undefined, () => 1))).toEqual([100, 200, 400, 6400, 10_000, 10_000]);
   });
 });

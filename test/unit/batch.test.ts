@@ -50,3 +50,19 @@ describe('chunkBySize', () => {
     expect(chunkBySize([], 1000)).toEqual([]);
   });
 });
+
+describe('rowSize and chunk boundaries', () => {
+  it('counts payload, key, the id header and the row headers', () => {
+    expect(rowSize(row(1, { payload: Buffer.alloc(10), key: 'abc', headers: {} }))).toBe(10 + 3 + 36 + 2);
+    expect(rowSize(row(1, { payload: Buffer.alloc(10), key: null, headers: {} }))).toBe(10 + 36 + 2);
+    expect(rowSize(row(1, { payload: Buffer.alloc(10), key: 'é', headers: { ab: 'cdé' } }))).toBe(10 + 2 + 36 + 2 + 2 + 4);
+  });
+
+  it('fills a chunk up to exactly the limit, and never opens with an empty chunk', () => {
+    const rows = [row(1), row(2), row(3)];
+    const size = rowSize(rows[0]!);
+    expect(chunkBySize(rows, size * 2).map((c) => c.length)).toEqual([2, 1]);
+    expect(chunkBySize(rows, size * 3).map((c) => c.length)).toEqual([3]);
+    expect(chunkBySize([row(1, { payload: Buffer.alloc(5000) }), row(2)], 1000).map((c) => c.map((r) => r.seq))).toEqual([['1'], ['2']]);
+  });
+});

@@ -36,3 +36,60 @@ describe('classifyPublishError', () => {
     expect(classifyPublishError(protocol('NOT_LEADER_FOR_PARTITION', true))).toMatchObject({ kind: 'retriable', type: 'NOT_LEADER_FOR_PARTITION' });
   });
 });
+
+describe('classifyPublishError: every listed type, and how causes are walked', () => {
+  it.each([
+    'OUT_OF_ORDER_SEQUENCE_NUMBER',
+    'UNKNOWN_PRODUCER_ID',
+    'INVALID_PRODUCER_EPOCH',
+    'INVALID_PRODUCER_ID_MAPPING',
+    'PRODUCER_FENCED',
+    'PUBLISH_TIMEOUT',
+  ])('%s is fatal for the producer', (type) => {
+    expect(classifyPublishError(protocol(type)).kind).toBe('fatal-producer');
+  });
+
+  it.each([
+    'MESSAGE_TOO_LARGE',
+    'RECORD_LIST_TOO_LARGE',
+    'INVALID_RECORD',
+    'CORRUPT_MESSAGE',
+    'INVALID_TOPIC_EXCEPTION',
+    'TOPIC_AUTHORIZATION_FAILED',
+    'UNKNOWN_TOPIC_OR_PARTITION',
+  ])('%s is poison', (type) => {
+    expect(classifyPublishError(protocol(type)).kind).toBe('poison');
+  });
+
+  it('follows cause, originalError and errors[], and reports the outermost type', () => {
+    const viaCause = Object.assign(new Error('outer'), { type: 'REQUEST_TIMED_OUT', cause: protocol('PRODUCER_FENCED') });
+    expect(classifyPublishError(viaCause)).toMatchObject({ kind: 'fatal-producer', type: 'PRODUCER_FENCED', message: 'outer' });
+    const viaOriginal = Object.assign(new Error('outer'), { originalError: protocol('MESSAGE_TOO_LARGE') });
+    expect(classifyPublishError(viaOriginal).kind).toBe('poison');
+    const retriable = Object.assign(new Error('outer'), { type: 'REQUEST_TIMED_OUT', cause: protocol('NOT_LEADER_FOR_PARTITION', true) });
+    expect(classifyPublishError(retriable)).toEqual({ kind: 'retriable', type: 'REQUEST_TIMED_OUT', message: 'outer' });
+  });
+
+  it('skips non-string types and survives odd values', () => {
+    const numeric = Object.assign(new Error('n'), { type: 42, cause: protocol('NOT_LEADER_FOR_PARTITION', true) });
+    expect(classifyPublishError(numeric).type).toBe('NOT_LEADER_FOR_PARTITION');
+    expect(classifyPublishError(null)).toEqual({ kind: 'retriable', type: undefined, message: 'null' });
+    expect(classifyPublishError(undefined)).toEqual({ kind: 'retriable', type: undefined, message: 'undefined' });
+    expect(classifyPublishError('text')).toEqual({ kind: 'retriable', type: undefined, message: 'text' });
+    expect(classifyPublishError({ cause: null, errors: [null, 'x'] }).kind).toBe('retriable');
+  });
+
+  it('ends on cycles and looks at most 8 wrappers deep', () => {
+    const cyclic = new Error('cycle') as Error & { cause?: unknown; originalError?: unknown };
+    cyclic.cause = cyclic;
+    cyclic.originalError = cyclic;
+    expect(classifyPublishError(cyclic).kind).toBe('retriable');
+    const wrap = (depth: number) => {
+      let err: unknown = protocol('PRODUCER_FENCED');
+      for (let i = 0; i < depth; i++) err = Object.assign(new Error(`w${i}`), { cause: err });
+      return err;
+    };
+    expect(classifyPublishError(wrap(8)).kind).toBe('fatal-producer');
+    expect(classifyPublishError(wrap(9)).kind).toBe('retriable');
+  });
+});

@@ -39,3 +39,33 @@ describe('relay state machine', () => {
     expect(() => transition('stopped', 'start')).toThrow(InvalidTransitionError);
   });
 });
+
+describe('the whole transition table', () => {
+  it('is exactly this', () => {
+    const table = Object.fromEntries(
+      (['created', 'starting', 'claiming', 'publishing', 'completing', 'idle', 'backoff', 'stopping', 'stopped'] as const).map((s) => [
+        s,
+        Object.fromEntries(acceptedEvents(s).map((e) => [e, transition(s, e)])),
+      ]),
+    );
+    expect(table).toEqual({
+      created: { start: 'starting', stop: 'stopped' },
+      starting: { started: 'claiming', failed: 'stopped', stop: 'stopping' },
+      claiming: { claimed: 'publishing', empty: 'idle', failed: 'backoff', stop: 'stopping' },
+      publishing: { acked: 'completing', failed: 'backoff', stop: 'stopping' },
+      completing: { completed: 'claiming', failed: 'backoff', stop: 'stopping' },
+      idle: { wake: 'claiming', stop: 'stopping' },
+      backoff: { wake: 'claiming', stop: 'stopping' },
+      stopping: { started: 'stopping', claimed: 'stopping', empty: 'stopping', acked: 'stopping', completed: 'stopping', failed: 'stopping', wake: 'stopping', stop: 'stopping', stopped: 'stopped' },
+      stopped: { stop: 'stopped' },
+    });
+    const err = (() => {
+      try {
+        transition('idle', 'acked');
+      } catch (e) {
+        return e as InvalidTransitionError;
+      }
+    })();
+    expect(err).toMatchObject({ name: 'InvalidTransitionError', state: 'idle', event: 'acked' });
+  });
+});
