@@ -49,6 +49,7 @@ import type { Logger } from '../log.js';
 import { toTopicMessages } from '../relay/batch.js';
 import type { OutboxRow } from '../sql/claimBatch.js';
 import { withDeadline } from '../sleep.js';
+import { classifyPublishError } from './classify.js';
 import { checkReceipt, partitionKey, type Receipt } from './receipt.js';
 
 export interface PublisherOptions {
@@ -247,7 +248,13 @@ export class KafkaPublisher implements Publisher {
       for (const chunk of chunks) {
         const topicMessages = toTopicMessages(chunk);
         this.#last.push({ chunk, topicMessages });
-        await this.#sendChunk(current.producer, topicMessages);
+        try {
+          await this.#sendChunk(current.producer, topicMessages);
+        } catch (err) {
+          // A topic deleted since it was last seen: ask the cluster again next time.
+          if (classifyPublishError(err).type === 'UNKNOWN_TOPIC_OR_PARTITION') for (const t of topicMessages) this.#topics.delete(t.topic);
+          throw err;
+        }
       }
     })();
     work.catch(() => undefined); // a fenced zombie's late rejection is expected
@@ -288,7 +295,6 @@ export class KafkaPublisher implements Publisher {
 
   async recreate(reason: string): Promise<void> {
     this.options.log.info({ reason }, 'replacing the Kafka producer');
-    this.#topics.clear(); // a failed send may mean a topic went away: ask again
     const old = this.#current;
     // The new producer connects lazily in send(), under that batch's deadline, so a broker that is
     // down makes the next batch fail and back off instead of blocking here.
