@@ -13,6 +13,10 @@ export default {
     'src/relay/state.ts',
     'src/relay/wakeup.ts',
     'src/names.ts',
+    'src/publisher/receipt.ts',
+    'src/relay/validate.ts',
+    'src/relay/failures.ts',
+    'src/pg-errors.ts',
   ],
   coverageAnalysis: 'perTest',
   concurrency: 2,
@@ -21,5 +25,5 @@ export default {
   reporters: ['clear-text', 'progress', 'html', 'json'],
   htmlReporter: { fileName: 'reports/mutation/mutation.html' },
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
-  thresholds: { high: 90, low: 80, break: 88 }, // score 92.01 on 2026-11-30 (docs/testing.md)
+  thresholds: { high: 90, low: 80, break: 88 }, // score 91.37 on 2026-11-30 over 11 modules (docs/testing.md)
 };

@@ -1,6 +1,6 @@
 import { KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSConnectionError } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { classifyPublishError } from '../../src/publisher/classify.js';
+import { classifyPublishError, POISON_TYPES, ROW_FAILURE_CLASS } from '../../src/publisher/classify.js';
 import { IncompleteReceiptError } from '../../src/publisher/kafka.js';
 import { DeadlineError } from '../../src/sleep.js';
 
@@ -91,5 +91,18 @@ describe('classifyPublishError: every listed type, and how causes are walked', (
     };
     expect(classifyPublishError(wrap(8)).kind).toBe('fatal-producer');
     expect(classifyPublishError(wrap(9)).kind).toBe('retriable');
+  });
+
+  it('maps each row-level Kafka error to the class recorded for the row', () => {
+    expect(ROW_FAILURE_CLASS).toEqual({
+      MESSAGE_TOO_LARGE: 'too-large',
+      RECORD_LIST_TOO_LARGE: 'too-large',
+      INVALID_RECORD: 'refused',
+      CORRUPT_MESSAGE: 'refused',
+      INVALID_TOPIC_EXCEPTION: 'refused',
+      TOPIC_AUTHORIZATION_FAILED: 'not-authorized',
+      UNKNOWN_TOPIC_OR_PARTITION: 'unknown-topic',
+    });
+    expect([...POISON_TYPES].sort()).toEqual(Object.keys(ROW_FAILURE_CLASS).sort());
   });
 });

@@ -36,7 +36,7 @@ describe('checkReceipt', () => {
   });
 
   it('an acknowledgement with an error code, without an offset or with a negative one does not count', () => {
-    for (const bad of [ack('a', 1, '5', 6), { ...ack('a', 1), baseOffset: undefined }, ack('a', 1, ''), ack('a', 1, '-1'), ack('a', 1, 'x')]) {
+    for (const bad of [ack('a', 1, '5', 6), { ...ack('a', 1), baseOffset: undefined }, { ...ack('a', 1), baseOffset: null as never }, ack('a', 1, ''), ack('a', 1, '-1'), ack('a', 1, 'x')]) {
       const r = checkReceipt(batch, [ack('a', 0), bad, ack('b', 0)]);
       expect(r.complete).toBe(false);
       expect(r.missing).toEqual(['a:1']);
@@ -61,5 +61,11 @@ describe('checkReceipt', () => {
 
   it('the same partition number in two topics are two partitions', () => {
     expect(checkReceipt(sent(['a', 0], ['b', 0]), [ack('a', 0)]).missing).toEqual(['b:0']);
+  });
+
+  it('says what is wrong with each bad acknowledgement', () => {
+    const r = checkReceipt(sent(['a', 0], ['a', 1], ['a', 2]), [ack('a', 0, '1', 6), ack('a', 1, '-1'), { ...ack('a', 2), baseOffset: null as never }]);
+    expect(r.problems).toEqual(['a:0: error code 6', 'a:1: no offset (-1)', 'a:2: no offset (null)']);
+    expect(r.missing).toEqual(['a:0', 'a:1', 'a:2']);
   });
 });

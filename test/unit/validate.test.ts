@@ -28,6 +28,13 @@ describe('validateRow', () => {
     expect(validateRow(row({ topic }), 1000)?.class).toBe('invalid-topic');
   });
 
+  it('names the bad topic (its first 60 characters) and the rule', () => {
+    expect(validateRow(row({ topic: 'bad topic!' }), 1000)?.message).toBe(
+      'topic "bad topic!" is not a legal Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)',
+    );
+    expect(validateRow(row({ topic: 'y'.repeat(300) }), 1000)?.message).toContain(`"${'y'.repeat(60)}"`);
+  });
+
   it('a row larger than the limit is too-large; exactly the limit is fine', () => {
     const base = row({ payload: Buffer.alloc(100) });
     const size = 100 + 1 + 36 + 2; // payload + key + event id + framing (relay/batch.ts rowSize)
