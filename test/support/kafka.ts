@@ -17,12 +17,18 @@ export function client(brokers = inject('kafkaBrokers')): Kafka {
   return new Kafka({ clientId: 'outbox-relay-test', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
 }
 
-export async function createTopic(partitions = 3, prefix = 'topic', brokers?: string, replicationFactor = 1): Promise<string> {
+export async function createTopic(
+  partitions = 3,
+  prefix = 'topic',
+  brokers?: string,
+  replicationFactor = 1,
+  configEntries: { name: string; value: string }[] = [],
+): Promise<string> {
   const topic = uniqueName(prefix);
   const admin = client(brokers).admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor }], waitForLeaders: true });
+    await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor, configEntries }], waitForLeaders: true });
   } finally {
     await admin.disconnect();
   }
