@@ -287,8 +287,14 @@ export function buildProgram(handlers: {
         'show what would be discarded, change nothing',
       ),
   };
+  const examples = {
+    list: 'outbox-relay dead list --topic orders --json',
+    retry: 'outbox-relay dead retry --key order-42 --dry-run   # then without --dry-run',
+    discard: 'outbox-relay dead discard --id 0b6a…-…   # the event id from `dead list`',
+  };
   for (const [action, define] of Object.entries(actions) as ['list' | 'retry' | 'discard', (c: Command) => Command][]) {
-    addSettings(define(dead.command(action)), 'dead').action((_opts, cmd: Command) => {
+    const sub = define(dead.command(action)).addHelpText('after', `\nExample:\n  ${examples[action]}\n${EXIT_CODES_HELP}`);
+    addSettings(sub, 'dead').action((_opts, cmd: Command) => {
       pending = handlers.dead(action, cmd);
     });
   }
