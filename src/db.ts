@@ -7,6 +7,7 @@
 import pg from 'pg';
 import { UnavailableError, describeError } from './errors.js';
 import type { Logger } from './log.js';
+import { sqlstateOf } from './pg-errors.js';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -50,14 +51,21 @@ function handleConnectionErrors(pool: pg.Pool, log: Logger): void {
   pool.on('connect', (client) => {
     let reported = false;
     client.on('error', (err) => {
-      const fields = { err: describeError(err), sqlstate: (err as { code?: unknown }).code };
-      if (reported) return log.debug(fields, 'PostgreSQL connection error (already reported)');
+      if (reported) return log.debug({ err: describeError(err), sqlstate: sqlstateOf(err) }, 'PostgreSQL connection error (already reported)');
       reported = true;
-      log.warn(fields, 'PostgreSQL ended or lost a connection; it is dropped and the relay goes on (its claim, if any, was rolled back)');
+      logConnectionLost(log, err);
     });
   });
   // Idle clients' errors are also re-emitted by the pool; the listener above has logged them.
   pool.on('error', () => undefined);
+}
+
+/** The one line logged when PostgreSQL ends or loses a connection the relay holds. */
+export function logConnectionLost(log: Logger, err: unknown): void {
+  log.warn(
+    { err: describeError(err), sqlstate: sqlstateOf(err) },
+    'PostgreSQL ended or lost a connection; it is dropped and the relay goes on (its claim, if any, was rolled back)',
+  );
 }
 
 /** Where the URL points, without credentials, for error messages. */
@@ -99,10 +107,4 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
   } finally {
     client.release(broken);
   }
-}
-
-/** The SQLSTATE of a PostgreSQL error (node-postgres puts it in `code`), if any. */
-export function pgCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }

@@ -17,9 +17,10 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
-import { pgCode, withTransaction } from './db.js';
+import { withTransaction } from './db.js';
 import { SchemaAheadError, UnavailableError } from './errors.js';
 import type { Logger } from './log.js';
+import { sqlstateOf } from './pg-errors.js';
 import { sleep } from './sleep.js';
 import { migrationPlaceholders, type OutboxNames } from './names.js';
 import {
@@ -84,7 +85,7 @@ export async function migrate(
       return await migrateOnce(pool, names, log, options, state);
     } catch (err) {
       // Only a DDL lock wait is retried; the advisory lock's own timeout means another migrate is stuck.
-      if (pgCode(err) !== LOCK_NOT_AVAILABLE || !state.locked) throw err;
+      if (sqlstateOf(err) !== LOCK_NOT_AVAILABLE || !state.locked) throw err;
       if (attempt >= attempts) {
         throw new UnavailableError(
           `could not lock ${names.schema}.${names.table} for a schema change in ${attempts} attempts (long-running transactions hold it): retry when they are done`,

@@ -50,7 +50,7 @@ import { toTopicMessages } from '../relay/batch.js';
 import type { OutboxRow } from '../sql/claimBatch.js';
 import { withDeadline } from '../sleep.js';
 import { classifyPublishError } from './classify.js';
-import { checkReceipt, partitionKey, type Receipt } from './receipt.js';
+import { checkReceipt, partitionKey, type PartitionAck, type Receipt, type SentMessage } from './receipt.js';
 
 export interface PublisherOptions {
   brokers: string[];
@@ -318,11 +318,11 @@ export class KafkaPublisher implements Publisher {
   }
 }
 
-function sentMessages(topicMessages: TopicMessages[]): { topic: string; partition: number | undefined }[] {
+function sentMessages(topicMessages: TopicMessages[]): SentMessage[] {
   return topicMessages.flatMap(({ topic, messages }) => messages.map((m) => ({ topic, partition: m.partition })));
 }
 
-function toPartitionAck(meta: RecordMetadata): { topic: string; partition: number; errorCode: number; baseOffset: string | undefined } {
+function toPartitionAck(meta: RecordMetadata): PartitionAck {
   return { topic: meta.topicName, partition: meta.partition, errorCode: meta.errorCode, baseOffset: meta.baseOffset };
 }
 

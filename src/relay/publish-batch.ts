@@ -69,16 +69,15 @@ export async function publishBatch(rows: ClaimedRow[], o: PublishBatchOptions): 
     out.failed.push({ row, class: cls, message });
     if (row.key !== null) failedKeys.add(row.key);
   };
-  /** Rows that may still go out: not behind a failed row of their key (blockKeys). */
-  const sendable = (candidates: ClaimedRow[]) => {
-    if (!o.blockKeys || failedKeys.size === 0) return candidates;
-    const keep: ClaimedRow[] = [];
-    for (const row of candidates) (row.key !== null && failedKeys.has(row.key) ? out.held : keep).push(row);
-    return keep;
-  };
-
   /** A row behind a failed row of its key is held, not judged: only a key's first failure is recorded. */
   const behindFailure = (row: ClaimedRow) => o.blockKeys && row.key !== null && failedKeys.has(row.key);
+  /** Rows that may still go out; the ones behind a failure move to `held`. */
+  const sendable = (candidates: ClaimedRow[]) => {
+    if (failedKeys.size === 0) return candidates;
+    const keep: ClaimedRow[] = [];
+    for (const row of candidates) (behindFailure(row) ? out.held : keep).push(row);
+    return keep;
+  };
 
   // 1. Validation, in outbox order so a failed row holds back only the later rows of its key.
   let pending: ClaimedRow[] = [];
@@ -125,7 +124,9 @@ export async function publishBatch(rows: ClaimedRow[], o: PublishBatchOptions): 
         const groups = new Map<string, ClaimedRow[]>();
         for (const row of part) {
           const p = partitions.get(row.seq) ?? '?';
-          groups.set(p, [...(groups.get(p) ?? []), row]);
+          const group = groups.get(p);
+          if (group) group.push(row);
+          else groups.set(p, [row]);
         }
         if (groups.size > 1) {
           for (const group of groups.values()) await send(group);

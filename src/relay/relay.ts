@@ -24,7 +24,7 @@ import { hostname } from 'node:os';
 import type pg from 'pg';
 import { backoffDelay } from '../backoff.js';
 import type { RunConfig } from '../config.js';
-import { checkConnection, createPool, pgCode } from '../db.js';
+import { checkConnection, createPool, logConnectionLost } from '../db.js';
 import { DatabaseRefusedError, describeError } from '../errors.js';
 import { WakeListener } from '../listener.js';
 import type { Logger } from '../log.js';
@@ -418,10 +418,7 @@ export class Relay {
         broken = err;
         // The connection died under the claim (e.g. idle_in_transaction_session_timeout while this
         // process was frozen): the server rolled the claim back; say so once, drop the connection.
-        this.#log.warn(
-          { err: describeError(err), sqlstate: pgCode(err) },
-          'PostgreSQL ended or lost a connection; it is dropped and the relay goes on (its claim, if any, was rolled back)',
-        );
+        logConnectionLost(this.#log, err);
       });
     }
     claim.client.release(broken ?? undefined);
