@@ -21,7 +21,8 @@ import { createLogger } from './log.js';
 import { checkSchema, migrate } from './migrate.js';
 import { outboxNames } from './names.js';
 import { changeDead, listDead, type DeadSelector } from './commands/dead.js';
-import { Relay, type RelayHooks } from './relay/relay.js';
+import type { RelayHooks } from './relay/relay.js';
+import { Daemon } from './daemon.js';
 import { onShutdownSignals } from './signals.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -93,16 +94,17 @@ function sources(cmd: Command, name: CommandName): ConfigSources {
 
 async function runCommand(cmd: Command): Promise<number> {
   const config = loadConfig('run', sources(cmd, 'run'));
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, undefined, config.logFormat);
   log.info({ version: VERSION, node: process.version, config: loggableConfig(config) }, 'starting outbox-relay');
   const seams = testHooks();
   if (seams.notice) log.warn(seams.notice);
-  const relay = new Relay(config, log, { hooks: seams.hooks });
+  const daemon = new Daemon(config, log, { version: VERSION, hooks: seams.hooks });
+  const relay = daemon.relay;
   let forced = false;
   const signals = onShutdownSignals({
     first: (signal) => {
       log.info({ signal }, 'signal received: stopping gracefully (send it again to force)');
-      void relay.stop();
+      void daemon.stop();
     },
     second: (signal) => {
       forced = true;
@@ -112,8 +114,8 @@ async function runCommand(cmd: Command): Promise<number> {
     },
   });
   try {
-    await relay.run();
-    await relay.stop();
+    await daemon.run();
+    await daemon.stop();
     if (relay.abandoned) {
       // An abandoned kafkajs request may keep the event loop busy; the rows are safe (unmarked),
       // so exit now instead of waiting for it.
@@ -129,7 +131,7 @@ async function runCommand(cmd: Command): Promise<number> {
 
 async function migrateCommand(cmd: Command): Promise<number> {
   const config = loadConfig('migrate', sources(cmd, 'migrate'));
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, undefined, config.logFormat);
   const pool = createPool(
     { databaseUrl: config.databaseUrl, connectTimeoutMs: config.dbConnectTimeoutMs, applicationName: 'outbox-relay:migrate', max: 1 },
     log,
@@ -177,7 +179,7 @@ async function deadCommand(action: 'list' | 'retry' | 'discard', cmd: Command): 
   if (!Number.isInteger(limit) || limit < 1) throw new ConfigError(`--limit ${JSON.stringify(opts.limit)} is invalid: expected a positive integer`);
   const config = loadConfig('dead', sources(cmd, 'dead'));
   // Logs (the discard audit lines) go to stderr here: stdout carries the command's answer.
-  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, pino.destination({ fd: 2, sync: true }));
+  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, undefined, config.logFormat, 2);
   const pool = createPool(
     { databaseUrl: config.databaseUrl, connectTimeoutMs: config.dbConnectTimeoutMs, applicationName: 'outbox-relay:dead', max: 1 },
     log,

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { parseHttpAddr } from './http/address.js';
 import { IDENTIFIER, MAX_CHANNEL_LENGTH, MAX_SCHEMA_LENGTH, MAX_TABLE_LENGTH } from './names.js';
 
 export type Command = 'run' | 'migrate' | 'dead';
@@ -253,6 +254,26 @@ export const SETTINGS = {
     schema: int(100, 600_000),
     commands: ALL,
   }),
+  httpAddr: setting({
+    env: 'OUTBOX_HTTP_ADDR',
+    flag: '--http-addr',
+    arg: '<host:port|off>',
+    default: ':9464',
+    doc: 'Where to serve /metrics (Prometheus), /healthz and /readyz: host:port (":9464" = every interface, "127.0.0.1:0" = any free port), or off.',
+    expect: 'host:port (e.g. :9464, 127.0.0.1:9464, [::1]:9464) or off',
+    schema: z.string().refine((v) => parseHttpAddr(v) !== undefined),
+    commands: RUN,
+  }),
+  backlogIntervalMs: setting({
+    env: 'OUTBOX_BACKLOG_INTERVAL_MS',
+    flag: '--backlog-interval-ms',
+    arg: '<ms>',
+    default: 15_000,
+    doc: 'How often the backlog metrics (pending rows, oldest pending age, dead rows, blocked keys per topic) are queried; a scrape never runs SQL.',
+    expect: 'an integer from 1000 to 3600000',
+    schema: int(1000, 3_600_000),
+    commands: RUN,
+  }),
   logLevel: setting({
     env: 'LOG_LEVEL',
     flag: '--log-level',
@@ -263,13 +284,23 @@ export const SETTINGS = {
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     commands: ALL,
   }),
+  logFormat: setting({
+    env: 'LOG_FORMAT',
+    flag: '--log-format',
+    arg: '<auto|json|pretty>',
+    default: 'auto' as 'auto' | 'json' | 'pretty',
+    doc: 'json: one JSON object per line (for log shippers); pretty: readable lines; auto: pretty on a terminal, json otherwise.',
+    expect: 'one of auto, json, pretty',
+    schema: z.enum(['auto', 'json', 'pretty']),
+    commands: ALL,
+  }),
 };
 
 export type SettingKey = keyof typeof SETTINGS;
 type ValueOf<K extends SettingKey> = (typeof SETTINGS)[K] extends SettingSpec<infer T> ? T : never;
 export type Config = { [K in SettingKey]: ValueOf<K> };
 export type RunConfig = Config;
-export type MigrateConfig = Pick<Config, 'databaseUrl' | 'schema' | 'table' | 'dbConnectTimeoutMs' | 'logLevel'>;
+export type MigrateConfig = Pick<Config, 'databaseUrl' | 'schema' | 'table' | 'dbConnectTimeoutMs' | 'logLevel' | 'logFormat'>;
 
 export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
 

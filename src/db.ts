@@ -19,6 +19,8 @@ export interface DbOptions {
   max?: number;
   /** Client-side timeout per query (node-postgres query_timeout); none if unset. */
   queryTimeoutMs?: number;
+  /** Server-side statement_timeout for every statement of these connections; none if unset. */
+  statementTimeoutMs?: number;
 }
 
 export function createPool(options: DbOptions, log: Logger): pg.Pool {
@@ -30,6 +32,7 @@ export function createPool(options: DbOptions, log: Logger): pg.Pool {
     // The OS default before the first keep-alive probe is two hours; notice a dead peer in seconds.
     keepAliveInitialDelayMillis: 10_000,
     ...(options.queryTimeoutMs ? { query_timeout: options.queryTimeoutMs } : {}),
+    ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
     max: options.max ?? 4,
     idleTimeoutMillis: 30_000,
   });
@@ -107,4 +110,12 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
   } finally {
     client.release(broken);
   }
+}
+
+/**
+ * The client-side bound of the relay's queries: above the claim's statement_timeout (the publish
+ * deadline), because statement_timeout cannot fire on a connection that is half-open.
+ */
+export function relayQueryTimeoutMs(publishTimeoutMs: number): number {
+  return publishTimeoutMs + 15_000;
 }

@@ -34,7 +34,8 @@ export interface ListenerOptions {
   reconnectWindowMs?: number;
   log: Logger;
   onNotify: () => void;
-  onConnected: () => void;
+  /** The LISTEN connection is up; reconnect is false the first time. */
+  onConnected: (reconnect: boolean) => void;
 }
 
 export class WakeListener {
@@ -93,7 +94,7 @@ export class WakeListener {
   #markConnected(reconnect: boolean): void {
     this.#connected = true;
     this.options.log.info({ channel: this.options.channel, reconnect }, 'listening for outbox notifications');
-    this.options.onConnected();
+    this.options.onConnected(reconnect);
   }
 
   #create(): Subscriber {

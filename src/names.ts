@@ -46,6 +46,8 @@ export interface OutboxNames {
   relayApplicationName: string;
   /** application_name of the LISTEN connection: operators (and tests) can find and kill it. */
   listenApplicationName: string;
+  /** The periodic backlog query's connection (metrics). */
+  backlogApplicationName: string;
 }
 
 export function outboxNames(schema: string, table: string): OutboxNames {
@@ -66,6 +68,7 @@ export function outboxNames(schema: string, table: string): OutboxNames {
     claimLockKey: `outbox-relay claim ${schema}.${table}`,
     relayApplicationName: `outbox-relay:${schema}.${table}`.slice(0, 63),
     listenApplicationName: `outbox-relay:listen:${schema}.${table}`.slice(0, 63),
+    backlogApplicationName: `outbox-relay:backlog:${schema}.${table}`.slice(0, 63),
   };
 }
 

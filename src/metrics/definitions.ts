@@ -25,7 +25,7 @@ const SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 const STEP_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] as const;
 const ROWS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000] as const;
 
-function metric(spec: MetricSpec): MetricSpec {
+function metric<T extends MetricType>(spec: MetricSpec & { type: T }): MetricSpec & { type: T } {
   return spec;
 }
 
@@ -123,7 +123,7 @@ export const METRICS = {
   backlogAge: metric({
     name: 'outbox_relay_backlog_sample_age_seconds',
     type: 'gauge',
-    help: 'Age of the values in the backlog gauges (time since the last backlog query succeeded); grows while PostgreSQL does not answer.',
+    help: 'Age of the values in the backlog gauges: seconds since the last backlog query succeeded (-1 before the first); grows while PostgreSQL does not answer.',
     labels: [],
   }),
   listening: metric({

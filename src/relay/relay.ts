@@ -24,7 +24,7 @@ import { hostname } from 'node:os';
 import type pg from 'pg';
 import { backoffDelay } from '../backoff.js';
 import type { RunConfig } from '../config.js';
-import { checkConnection, createPool, logConnectionLost } from '../db.js';
+import { checkConnection, createPool, logConnectionLost, relayQueryTimeoutMs } from '../db.js';
 import { DatabaseRefusedError, describeError } from '../errors.js';
 import { WakeListener } from '../listener.js';
 import type { Logger } from '../log.js';
@@ -39,6 +39,7 @@ import { clearFailuresSql, recordFailuresSql } from '../sql/failures.js';
 import { clearWaitingSql, setWaitingSql } from '../sql/wakeup.js';
 import { sleep, withDeadline } from '../sleep.js';
 import { nextStep } from './failures.js';
+import { fanOut, type RelayObserver } from './observer.js';
 import { publishBatch, type BatchOutcome } from './publish-batch.js';
 import { transition, type RelayEvent, type RelayState } from './state.js';
 import { Wakeup } from './wakeup.js';
@@ -57,6 +58,8 @@ export interface RelayDeps {
   publisher?: Publisher;
   hooks?: RelayHooks;
   relayId?: string;
+  /** Told what the loop does (metrics, health); see ./observer.ts. */
+  observers?: RelayObserver[];
 }
 
 interface Claim {
@@ -84,6 +87,7 @@ export class Relay {
   readonly #log: Logger;
   readonly #publisher: Publisher;
   readonly #hooks: RelayHooks;
+  readonly #observe: Required<RelayObserver>;
   readonly #wakeup = new Wakeup();
   /** Every statement the loop runs, built once: names and settings do not change while it runs. */
   readonly #sql: {
@@ -108,6 +112,8 @@ export class Relay {
   /** Whether this relay has declared itself idle (writers NOTIFY while it is). */
   #waiting = false;
   #failuresInARow = 0;
+  /** When the current run of failures began (performance.now()). */
+  #failingSince = 0;
   /** Identical consecutive failures to complete a published batch (bounded by MAX_IDENTICAL_COMPLETE_FAILURES). */
   readonly #completeFailures = new RepeatedFailures();
   #standby = false;
@@ -131,6 +137,7 @@ export class Relay {
     };
     this.relayId = deps.relayId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.#hooks = deps.hooks ?? {};
+    this.#observe = fanOut(...(deps.observers ?? []));
     this.#publisher =
       deps.publisher ??
       new KafkaPublisher({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId, timeoutMs: config.publishTimeoutMs, log });
@@ -161,6 +168,7 @@ export class Relay {
     const from = this.#state;
     this.#state = transition(from, event);
     if (from !== this.#state) this.#log.trace({ from, event, to: this.#state }, 'state');
+    this.#observe.stateChanged(from, event, this.#state);
   }
 
   /**
@@ -208,13 +216,13 @@ export class Relay {
         connectTimeoutMs: c.dbConnectTimeoutMs,
         applicationName: this.names.relayApplicationName,
         max: 4,
-        // Client-side bound too: statement_timeout cannot fire on a connection that is half-open.
-        queryTimeoutMs: c.publishTimeoutMs + 15_000,
+        queryTimeoutMs: relayQueryTimeoutMs(c.publishTimeoutMs),
       },
       this.#log,
     );
     await checkConnection(this.#pool, c.databaseUrl);
     await checkSchema(this.#pool, this.names);
+    this.#log.info({ outbox: `${this.names.schema}.${this.names.table}` }, 'connected to PostgreSQL');
     if (this.#stopping) return;
     await this.#publisher.connect();
     if (this.#stopping) {
@@ -222,6 +230,8 @@ export class Relay {
       await this.#publisher.disconnect();
       return;
     }
+    this.#log.info({ brokers: c.kafkaBrokers }, 'connected to Kafka');
+    this.#observe.connected();
     if (c.listen) {
       this.#listener = new WakeListener({
         databaseUrl: c.databaseUrl,
@@ -232,7 +242,10 @@ export class Relay {
         log: this.#log,
         onNotify: () => this.#wakeup.notify(),
         // Catch-up claim after every (re)connect: notifications sent meanwhile are gone.
-        onConnected: () => this.#wakeup.notify(),
+        onConnected: (reconnect) => {
+          this.#observe.listenerConnected(reconnect);
+          this.#wakeup.notify();
+        },
       });
       this.#listener.start();
     }
@@ -241,12 +254,16 @@ export class Relay {
   async #loop(): Promise<void> {
     while (!this.#stopping) {
       let claim: Claim;
+      const claimStarted = performance.now();
       try {
         claim = await this.#claim();
       } catch (err) {
+        this.#observe.databaseFailed('claim', describeError(err));
         await this.#fail('claim', err);
         continue;
       }
+      const claimed = performance.now();
+      this.#observe.claimed((claimed - claimStarted) / 1000, claim.rows.length, claim.standby);
       if (claim.standby !== this.#standby) {
         this.#standby = claim.standby;
         if (claim.standby && this.#waiting) void this.#clearWaiting();
@@ -257,6 +274,7 @@ export class Relay {
       }
       if (claim.rows.length === 0) {
         await this.#release(claim);
+        this.#recovered();
         this.#to('empty');
         await this.#idle(claim.standby);
         continue;
@@ -275,7 +293,7 @@ export class Relay {
           blockKeys: this.#config.failedRowPolicy === 'block-key',
           deadline: started + this.#config.publishTimeoutMs,
           timeoutMs: this.#config.publishTimeoutMs,
-          afterFailedSend: (reason) => this.#publisher.recreate(reason),
+          afterFailedSend: (reason) => this.#replaceProducer(reason),
         });
       } catch (err) {
         await this.#release(claim);
@@ -294,9 +312,17 @@ export class Relay {
         await this.#complete(claim, outcome);
       } catch (err) {
         await this.#release(claim);
+        this.#observe.databaseFailed('complete', describeError(err));
         await this.#fail('complete', err);
         continue;
       }
+      this.#observe.batchCompleted({
+        acked: outcome.acked,
+        failed: outcome.failed,
+        rows: claim.rows.length,
+        publishSeconds: (published - started) / 1000,
+        claimToAckSeconds: (published - claimed) / 1000,
+      });
       this.#completeFailures.reset();
       this.stats.batches += 1;
       this.stats.published += outcome.acked.length;
@@ -319,10 +345,17 @@ export class Relay {
         await this.#publishFailed(outcome.error);
         continue;
       }
-      this.#failuresInARow = 0;
+      this.#recovered();
       this.#to('completed');
       this.#reportProgress();
     }
+  }
+
+  /** After failures, the first claim or batch that works: say so once, and reset the backoff. */
+  #recovered(): void {
+    if (this.#failuresInARow === 0) return;
+    this.#log.info({ failedAttempts: this.#failuresInARow, downForMs: Math.round(performance.now() - this.#failingSince) }, 'recovered: claiming and publishing again');
+    this.#failuresInARow = 0;
   }
 
   /** One info line every PROGRESS_EVERY_MS while rows flow: a long drain is never silent. */
@@ -426,15 +459,22 @@ export class Relay {
 
   async #publishFailed(err: unknown): Promise<void> {
     const failure = classifyPublishError(err);
+    this.#observe.publishFailed(failure.kind, failure.message);
     // Whatever the failure, the ack may have been ambiguous: never reuse the producer (see
     // publisher/kafka.ts for why a reused idempotent producer could lose a re-claimed batch).
-    if (!this.#stopping) await this.#publisher.recreate(failure.type ?? failure.kind);
+    if (!this.#stopping) await this.#replaceProducer(failure.type ?? failure.kind);
     await this.#fail('publish', err);
+  }
+
+  #replaceProducer(reason: string): Promise<void> {
+    this.#observe.producerReplaced(reason);
+    return this.#publisher.recreate(reason);
   }
 
   async #fail(step: string, err: unknown): Promise<void> {
     if (step === 'claim' || step === 'complete') this.#stopIfRefused(step, err);
     this.stats.failures += 1;
+    if (this.#failuresInARow === 0) this.#failingSince = performance.now();
     const attempt = this.#failuresInARow++;
     this.#to('failed');
     const delay = backoffDelay(attempt);

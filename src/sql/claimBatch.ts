@@ -18,6 +18,8 @@ export interface ClaimedRow extends OutboxRow {
   attempts: number;
   /** When this row first failed, if it did. */
   first_failed_at: Date | null;
+  /** Seconds since the row's created_at when it was claimed (database clock). */
+  age: number;
 }
 
 /**
@@ -51,7 +53,7 @@ export function claimBatchSql(n: OutboxNames): string {
   ), blocked AS (
     SELECT key, min(seq) AS from_seq FROM held WHERE $2::boolean AND key IS NOT NULL GROUP BY key
   ), locked AS (
-    SELECT o.seq, o.id, o.topic, o.key, o.payload, o.headers FROM ${n.outbox} o
+    SELECT o.seq, o.id, o.topic, o.key, o.payload, o.headers, o.created_at FROM ${n.outbox} o
     WHERE ${claimable}
     ORDER BY o.seq
     LIMIT $1
@@ -67,7 +69,8 @@ export function claimBatchSql(n: OutboxNames): string {
     WHERE NOT EXISTS (SELECT 1 FROM skipped s WHERE s.key = l.key AND s.seq < l.seq)
   )
   SELECT k.seq, k.id, k.topic, k.key, k.payload, k.headers,
-         coalesce(f.attempts, 0) AS attempts, f.first_failed_at
+         coalesce(f.attempts, 0) AS attempts, f.first_failed_at,
+         extract(epoch FROM statement_timestamp() - k.created_at)::float8 AS age
   FROM kept k
   LEFT JOIN ${n.failures} f ON f.seq = k.seq
   WHERE k.bytes_before < $3

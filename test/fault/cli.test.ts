@@ -8,6 +8,8 @@ import { describe, expect, it, inject } from 'vitest';
 import { ExitCode } from '../../src/errors.js';
 import { createTestOutbox } from '../support/outbox.js';
 import { spawnCli, spawnRelay } from '../support/relay-process.js';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 
 async function runCli(args: string[], env: Record<string, string>) {
   const proc = spawnCli(args, env);
@@ -40,6 +42,28 @@ describe('command line', () => {
     const r = await runCli(['migrate', '--env-file', '/nonexistent.env'], {});
     expect(r.code).toBe(ExitCode.USAGE);
     expect(r.stderr).toBe('outbox-relay: cannot read env file /nonexistent.env (ENOENT): check the --env-file path\n');
+  });
+
+  it('an invalid --http-addr: exit 2 with what is expected', async () => {
+    const r = await runCli(['run', '--http-addr', '9464'], { DATABASE_URL: 'postgres://x@127.0.0.1/db', KAFKA_BROKERS: '127.0.0.1:9092' });
+    expect(r.code).toBe(ExitCode.USAGE);
+    expect(r.stderr).toBe('outbox-relay: invalid configuration: --http-addr "9464" is invalid: expected host:port (e.g. :9464, 127.0.0.1:9464, [::1]:9464) or off\n');
+  });
+
+  it('the HTTP port is taken: exit 3 in one line naming the setting, before touching the database', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      // An unreachable database: the listener must fail first, so the line is about the port.
+      const r = await runCli(['run'], { DATABASE_URL: 'postgres://x@127.0.0.1:1/db', KAFKA_BROKERS: '127.0.0.1:1', OUTBOX_HTTP_ADDR: `127.0.0.1:${port}` });
+      expect(r.code).toBe(ExitCode.UNAVAILABLE);
+      expect(r.stderr).toBe(
+        `outbox-relay: cannot listen on 127.0.0.1:${port} for /metrics, /healthz and /readyz (the address is in use): set OUTBOX_HTTP_ADDR (--http-addr) to a free host:port, or to off\n`,
+      );
+    } finally {
+      taken.close();
+    }
   });
 
   it('unreachable PostgreSQL: exit 3 in one line, and the password never shows', async () => {

@@ -14,8 +14,10 @@ import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vites
 import { Relay } from '../../src/relay/relay.js';
 import { check, writeKeyed } from '../support/checker.js';
 import { useFixture } from '../support/fixture.js';
+import { health, httpPort, promtoolCheckMetrics, scrape } from '../support/http.js';
 import { createTopic, readAll } from '../support/kafka.js';
 import { silentLog, waitFor } from '../support/outbox.js';
+import { started } from '../support/relay-process.js';
 
 const run = promisify(execFile);
 const PORT = 9094;
@@ -67,6 +69,45 @@ describe('Kafka broker outage', () => {
     // send was abandoned is fenced, so it cannot deliver a late copy when the broker is back.
     console.log(`kafka outage: ${failures.length} failed publishes, ${result.duplicates} duplicates`);
     expect(result.duplicates).toBeLessThanOrEqual(50);
+  });
+
+  it('/metrics, /healthz and /readyz while the broker is down: answer at once, say why, recover', async () => {
+    const topic = await createTopic(1, 'outage', BROKERS);
+    const relay = fixture.spawn({ KAFKA_BROKERS: BROKERS, OUTBOX_PUBLISH_TIMEOUT_MS: '3000', OUTBOX_BACKLOG_INTERVAL_MS: '1000' });
+    const port = await httpPort(relay);
+    await relay.waitForLog(started);
+    expect((await health(port, '/readyz')).status).toBe(200);
+
+    killBroker();
+    const rows = Array.from({ length: 30 }, (_, i) => ({ topic, key: `k${i % 3}`, payload: Buffer.from(String(i)) }));
+    await fixture.outbox.insert(rows);
+    const notReady = await waitFor('not ready', async () => {
+      const r = await health(port, '/readyz');
+      return r.status === 503 ? r : undefined;
+    }, 60_000, 200);
+    expect(notReady.body.status).toBe('fail');
+    expect(notReady.body.reasons.join('; ')).toMatch(/^Kafka: /m);
+    const m = await waitFor('backlog sampled during the outage', async () => {
+      const s = await scrape(port);
+      return s.value('outbox_relay_pending_rows', { topic }) === 30 ? s : undefined;
+    }, 30_000, 200);
+    expect(m.ms).toBeLessThan(1000); // answered from memory, not from the stuck send
+    expect(m.value('outbox_relay_ready')).toBe(0);
+    expect(m.sum('outbox_relay_publish_errors_total') - (m.value('outbox_relay_publish_errors_total', { class: 'poison' }) ?? 0)).toBeGreaterThan(0);
+    expect(m.value('outbox_relay_producer_replacements_total')).toBeGreaterThan(0);
+    expect(m.value('outbox_relay_published_total', { topic })).toBeUndefined();
+    await promtoolCheckMetrics(m.text);
+    const live = await health(port, '/healthz');
+    expect(live.status).toBe(200); // alive: retrying is what it should do
+    expect(live.ms).toBeLessThan(1000);
+
+    await startBroker();
+    await waitFor('ready again', async () => (await health(port, '/readyz')).status === 200, 90_000, 200);
+    await relay.waitForLog((l) => l.msg === 'recovered: claiming and publishing again', 30_000);
+    await waitFor('drained', async () => (await fixture.outbox.pendingCount()) === 0, 60_000);
+    const after = await scrape(port);
+    expect(after.value('outbox_relay_published_total', { topic })).toBe(30);
+    expect(after.value('outbox_relay_ready')).toBe(1);
   });
 
   it('SIGTERM while the broker is down: exit 0 within the shutdown deadline, rows stay pending', async () => {

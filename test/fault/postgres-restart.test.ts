@@ -7,9 +7,11 @@
  * Uses a private cluster (stack/pg-private.sh on port 5433) so the shared database stays up.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { check, writeKeyed } from '../support/checker.js';
+import { health, httpPort, scrape } from '../support/http.js';
 import { createTopic, readAll } from '../support/kafka.js';
 import { createTestOutbox, waitFor, type TestOutbox } from '../support/outbox.js';
 import { spawnRelay, started, type RelayProcess } from '../support/relay-process.js';
@@ -21,11 +23,13 @@ const pgPrivate = (cmd: string) => run('bash', ['stack/pg-private.sh', cmd, PORT
 describe('PostgreSQL crash and restart', () => {
   let outbox: TestOutbox | undefined;
   let relay: RelayProcess | undefined;
+  let frozen: number[] = [];
 
   beforeAll(async () => {
     await pgPrivate('start');
   }, 120_000);
   afterAll(async () => {
+    signal(frozen, 'SIGCONT');
     relay?.kill('SIGKILL');
     await relay?.exited;
     await outbox?.pool.end().catch(() => undefined);
@@ -79,4 +83,61 @@ describe('PostgreSQL crash and restart', () => {
     expect(result.duplicates).toBeLessThanOrEqual(50);
     expect(relay.logs.some((l) => String(l.msg).includes('LISTEN connection'))).toBe(true); // it noticed
   });
+
+  it('frozen (SIGSTOP): /metrics and /healthz answer at once from memory, the backlog sample ages, all resumes', async () => {
+    relay?.kill('SIGKILL');
+    await relay?.exited;
+    await outbox?.pool.end().catch(() => undefined);
+    outbox = await createTestOutbox({ databaseUrl: `postgres://postgres@127.0.0.1:${PORT}/postgres` });
+    relay = spawnRelay({ ...outbox.env, OUTBOX_BACKLOG_INTERVAL_MS: '1000', OUTBOX_PUBLISH_TIMEOUT_MS: '3000' });
+    const port = await httpPort(relay);
+    await relay.waitForLog(started);
+    const age = async () => (await scrape(port)).value('outbox_relay_backlog_sample_age_seconds') ?? -1;
+    await waitFor('a fresh backlog sample', async () => {
+      const a = await age();
+      return a >= 0 && a < 2;
+    }, 30_000, 200);
+
+    frozen = clusterPids();
+    signal(frozen, 'SIGSTOP');
+    try {
+      // Every answer comes from memory while the database is frozen; the sample's age says how stale it is.
+      const stale = await waitFor('the backlog sample ages', async () => {
+        const m = await scrape(port);
+        expect(m.ms).toBeLessThan(1000);
+        const a = m.value('outbox_relay_backlog_sample_age_seconds')!;
+        return a > 4 ? m : undefined;
+      }, 30_000, 250);
+      expect(stale.value('outbox_relay_info', { version: stale.text.match(/outbox_relay_info\{version="([^"]+)"/)![1]! })).toBe(1);
+      const live = await health(port, '/healthz');
+      expect(live.ms).toBeLessThan(1000);
+      expect(live.status).toBe(200);
+      expect((await health(port, '/readyz')).ms).toBeLessThan(1000);
+    } finally {
+      signal(frozen, 'SIGCONT');
+      frozen = [];
+    }
+    await waitFor('fresh samples again', async () => {
+      const a = await age();
+      return a >= 0 && a < 2;
+    }, 60_000, 200);
+    expect(relay.child.exitCode).toBeNull();
+  });
 });
+
+/** The private cluster's postmaster and every process it forked. */
+function clusterPids(): number[] {
+  const postmaster = Number(readFileSync(`/tmp/outbox-relay-pg-${PORT}/postmaster.pid`, 'utf8').split('\n')[0]);
+  const children = readFileSync(`/proc/${postmaster}/task/${postmaster}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  return [postmaster, ...children];
+}
+
+function signal(pids: number[], sig: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // gone already
+    }
+  }
+}

@@ -25,7 +25,8 @@ export interface RelayProcess {
 export function spawnCli(args: string[], env: Record<string, string>): RelayProcess {
   // The shim runs `node` from PATH: put this test run's node first (the suite runs on Node 20 and 24).
   const child = spawn(BIN, args, {
-    env: { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, ...env },
+    // Any free port for /metrics unless the test names one: relays run side by side in the suite.
+    env: { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, OUTBOX_HTTP_ADDR: '127.0.0.1:0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: LogLine[] = [];

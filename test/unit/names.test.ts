@@ -19,6 +19,7 @@ describe('database object names', () => {
       claimLockKey: 'outbox-relay claim app.outbox',
       relayApplicationName: 'outbox-relay:app.outbox',
       listenApplicationName: 'outbox-relay:listen:app.outbox',
+      backlogApplicationName: 'outbox-relay:backlog:app.outbox',
     });
   });
 

@@ -17,6 +17,7 @@ const row = (seq: number, key: string | null, topic = 't', bytes = 10): ClaimedR
   headers: {},
   attempts: 0,
   first_failed_at: null,
+  age: 0,
 });
 
 const refused = (type: string) => new KafkaJSProtocolError({ type, code: 0, retriable: false, message: type } as never);
