@@ -254,6 +254,16 @@ export const SETTINGS = {
     schema: int(100, 600_000),
     commands: ALL,
   }),
+  leaseTtlMs: setting({
+    env: 'OUTBOX_LEASE_TTL_MS',
+    flag: '--lease-ttl-ms',
+    arg: '<ms>',
+    default: 10_000,
+    doc: "Replicas share the outbox's 64 key partitions through leases renewed every TTL/4; a replica that stops renewing (dead, frozen, cut off) loses its partitions to the others after this long (database clock).",
+    expect: 'an integer from 1000 to 600000',
+    schema: int(1000, 600_000),
+    commands: RUN,
+  }),
   httpAddr: setting({
     env: 'OUTBOX_HTTP_ADDR',
     flag: '--http-addr',

@@ -31,6 +31,7 @@ export class Daemon {
       listening: () => this.relay.listening,
       ready: () => this.health.readiness(bounds).ok,
       standby: () => this.health.record.standby,
+      ownedPartitions: () => this.relay.ownedPartitions.length,
     });
     this.relay = new Relay(config, log, { hooks: options.hooks, observers: [this.metrics.observer, this.health.observer] });
     this.#poller = new BacklogPoller({

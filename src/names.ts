@@ -35,13 +35,15 @@ export interface OutboxNames {
   headersCheck: string;
   /** Channel name for LISTEN/NOTIFY (unquoted). */
   channel: string;
-  /** Key for pg_advisory_xact_lock(hashtext(...)) while migrating. */
-  migrationLockKey: string;
+  /** "schema"."table_members": live replicas and their heartbeats, migration 3. */
+  members: string;
+  /** "schema"."table_leases": one row per key partition, its owner and lease, migration 3. */
+  leases: string;
   /**
-   * Key for pg_try_advisory_xact_lock(hashtext(...)) in every claim: one claimer per outbox at a
-   * time, so a second relay (rolling deploy, standby replica) waits instead of overtaking a key.
+   * Text of the advisory lock taken while migrating (pg_advisory_xact_lock(hashtextextended(
+   * current_database() || ' ' || key, 0))): a 64-bit key from product, database, schema and table.
    */
-  claimLockKey: string;
+  migrationLockKey: string;
   /** application_name of the relay's pooled connections (claims), as seen in pg_stat_activity. */
   relayApplicationName: string;
   /** application_name of the LISTEN connection: operators (and tests) can find and kill it. */
@@ -64,8 +66,9 @@ export function outboxNames(schema: string, table: string): OutboxNames {
     failures: q(`${table}_failures`),
     headersCheck: quoteIdent(`${table}_headers_strict`),
     channel: `${schema}.${table}`,
+    members: q(`${table}_members`),
+    leases: q(`${table}_leases`),
     migrationLockKey: `outbox-relay migrate ${schema}.${table}`,
-    claimLockKey: `outbox-relay claim ${schema}.${table}`,
     relayApplicationName: `outbox-relay:${schema}.${table}`.slice(0, 63),
     listenApplicationName: `outbox-relay:listen:${schema}.${table}`.slice(0, 63),
     backlogApplicationName: `outbox-relay:backlog:${schema}.${table}`.slice(0, 63),
@@ -82,6 +85,8 @@ export function migrationPlaceholders(names: OutboxNames): Record<string, string
     notify_trg: names.notifyTrigger,
     channel: quoteLiteral(names.channel),
     failures: names.failures,
+    members: names.members,
+    leases: names.leases,
     headers_check: names.headersCheck,
   };
 }

@@ -144,10 +144,22 @@ export const METRICS = {
     help: 'Times the Kafka producer was fenced and replaced after a failed or ambiguous send.',
     labels: [],
   }),
+  ownedPartitions: metric({
+    name: 'outbox_relay_owned_partitions',
+    type: 'gauge',
+    help: 'Key partitions (of 64) this replica holds a lease on; replicas on one outbox share them out evenly.',
+    labels: [],
+  }),
+  leaseChanges: metric({
+    name: 'outbox_relay_lease_changes_total',
+    type: 'counter',
+    help: 'Key partition leases gained, released (handed to another replica on a rebalance) or lost (taken over after this replica failed to renew in time).',
+    labels: ['change'],
+  }),
   standby: metric({
     name: 'outbox_relay_standby',
     type: 'gauge',
-    help: '1 while another relay holds this outbox’s claim lock and this one stands by.',
+    help: '1 while this replica holds no key partition (more replicas than partitions, or its leases lapsed) and so stands by.',
     labels: [],
   }),
   ready: metric({

@@ -39,7 +39,7 @@ export interface RelayMetrics {
   /** Replace the backlog gauges with a fresh sample (src/backlog/poller.ts). */
   setBacklog(sample: BacklogSample, at?: number): void;
   /** Values read at scrape time. */
-  live: { listening: () => boolean; ready: () => boolean; standby: () => boolean };
+  live: { listening: () => boolean; ready: () => boolean; standby: () => boolean; ownedPartitions: () => number };
 }
 
 export function createMetrics(version: string, live: RelayMetrics['live']): RelayMetrics {
@@ -55,6 +55,7 @@ export function createMetrics(version: string, live: RelayMetrics['live']): Rela
     listening: () => (live.listening() ? 1 : 0),
     ready: () => (live.ready() ? 1 : 0),
     standby: () => (live.standby() ? 1 : 0),
+    ownedPartitions: () => live.ownedPartitions(),
   };
   const m = Object.fromEntries(
     Object.entries(METRICS).map(([key, spec]) => [key, instrument(spec, registry, readAtScrape[key as MetricKey])]),
@@ -65,6 +66,7 @@ export function createMetrics(version: string, live: RelayMetrics['live']): Rela
   m.listenerReconnects.inc(0);
   m.producerReplacements.inc(0);
   for (const cls of ['retriable', 'fatal-producer', 'poison']) m.publishErrors.inc({ class: cls }, 0);
+  for (const change of ['gained', 'released', 'lost']) m.leaseChanges.inc({ change }, 0);
 
   const observer: RelayObserver = {
     claimed(seconds) {
@@ -93,6 +95,11 @@ export function createMetrics(version: string, live: RelayMetrics['live']): Rela
     },
     listenerConnected(reconnect) {
       if (reconnect) m.listenerReconnects.inc();
+    },
+    leasesChanged(change) {
+      m.leaseChanges.inc({ change: 'gained' }, change.gained.length);
+      m.leaseChanges.inc({ change: 'released' }, change.released.length);
+      m.leaseChanges.inc({ change: 'lost' }, change.lost.length);
     },
   };
 

@@ -2,8 +2,9 @@
  * Pure mapping from claimed outbox rows to Kafka requests.
  *
  * Message mapping (README "Kafka message mapping"): key = row key (null stays null), value = payload
- * bytes unchanged, headers = the row's headers plus `id` = the event id (the event id wins over a
- * row header also called `id`, so consumers can always deduplicate on it).
+ * bytes unchanged, headers = the row's headers plus `id` = the event id and `seq` = the row's
+ * position in the outbox (both win over row headers of the same names, so consumers can always
+ * deduplicate on `id` and, per key, see gaps and repeats in `seq`).
  */
 import type { Message, TopicMessages } from 'kafkajs';
 import type { OutboxRow } from '../sql/claimBatch.js';
@@ -12,13 +13,14 @@ export function toMessage(row: OutboxRow): Message {
   return {
     key: row.key,
     value: row.payload,
-    headers: { ...row.headers, id: row.id },
+    headers: { ...row.headers, id: row.id, seq: row.seq },
   };
 }
 
 /** Bytes a row adds to a produce request, roughly: what batchMaxBytes limits. */
 export function rowSize(row: OutboxRow): number {
-  let size = row.payload.length + (row.key === null ? 0 : Buffer.byteLength(row.key)) + 36 + 2;
+  // id header: 2 + 36 bytes; seq header: 3 + its digits.
+  let size = row.payload.length + (row.key === null ? 0 : Buffer.byteLength(row.key)) + 38 + 3 + row.seq.length;
   for (const [name, value] of Object.entries(row.headers)) size += Buffer.byteLength(name) + Buffer.byteLength(value);
   return size;
 }

@@ -3,6 +3,7 @@
  * (src/health/health.ts). The loop calls these synchronously and keeps no other reference to them, so
  * an observer must be cheap and must not throw; the loop stays free of prom-client and HTTP.
  */
+import type { LeaseChange } from '../leases/membership.js';
 import type { ClaimedRow } from '../sql/claimBatch.js';
 import type { RowFailure } from './publish-batch.js';
 import type { RelayEvent, RelayState } from './state.js';
@@ -33,6 +34,8 @@ export interface RelayObserver {
   producerReplaced?(reason: string): void;
   /** The LISTEN connection is up (reconnect: not the first time). */
   listenerConnected?(reconnect: boolean): void;
+  /** A heartbeat changed which key partitions this relay owns (src/leases/membership.ts). */
+  leasesChanged?(change: LeaseChange): void;
 }
 
 type Handlers = Required<RelayObserver>;
@@ -53,5 +56,6 @@ export function fanOut(...observers: RelayObserver[]): Required<RelayObserver> {
     databaseFailed: call('databaseFailed'),
     producerReplaced: call('producerReplaced'),
     listenerConnected: call('listenerConnected'),
+    leasesChanged: call('leasesChanged'),
   };
 }

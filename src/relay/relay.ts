@@ -40,6 +40,7 @@ import { clearWaitingSql, setWaitingSql } from '../sql/wakeup.js';
 import { sleep, withDeadline } from '../sleep.js';
 import { nextStep } from './failures.js';
 import { fanOut, type RelayObserver } from './observer.js';
+import { Membership } from '../leases/membership.js';
 import { publishBatch, type BatchOutcome } from './publish-batch.js';
 import { transition, type RelayEvent, type RelayState } from './state.js';
 import { Wakeup } from './wakeup.js';
@@ -101,6 +102,7 @@ export class Relay {
   };
   readonly #stopSignal = new AbortController();
   #pool: pg.Pool | undefined;
+  #membership: Membership | undefined;
   #listener: WakeListener | undefined;
   #runPromise: Promise<void> | undefined;
   #stopPromise: Promise<void> | undefined;
@@ -126,8 +128,9 @@ export class Relay {
     this.#config = config;
     this.#log = log;
     this.names = outboxNames(config.schema, config.table);
+    this.relayId = deps.relayId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.#sql = {
-      begin: beginClaimSql(this.names, config.publishTimeoutMs, config.publishTimeoutMs + 10_000),
+      begin: beginClaimSql(this.names, config.publishTimeoutMs, config.publishTimeoutMs + 10_000, this.relayId),
       claim: claimBatchSql(this.names),
       complete: config.onPublish === 'delete' ? deleteSentSql(this.names) : markSentSql(this.names),
       recordFailures: recordFailuresSql(this.names),
@@ -135,7 +138,6 @@ export class Relay {
       setWaiting: setWaitingSql(this.names),
       clearWaiting: clearWaitingSql(this.names),
     };
-    this.relayId = deps.relayId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.#hooks = deps.hooks ?? {};
     this.#observe = fanOut(...(deps.observers ?? []));
     this.#publisher =
@@ -155,6 +157,11 @@ export class Relay {
   /** True while idle and asleep until a NOTIFY or the poll timer (tests wait for this). */
   get sleeping(): boolean {
     return this.#sleeping;
+  }
+
+  /** The key partitions this relay held a lease on at its last heartbeat. */
+  get ownedPartitions(): readonly number[] {
+    return this.#membership?.owned ?? [];
   }
 
   get listening(): boolean {
@@ -223,6 +230,19 @@ export class Relay {
     await checkConnection(this.#pool, c.databaseUrl);
     await checkSchema(this.#pool, this.names);
     this.#log.info({ outbox: `${this.names.schema}.${this.names.table}` }, 'connected to PostgreSQL');
+    this.#membership = new Membership({
+      pool: this.#pool,
+      names: this.names,
+      relayId: this.relayId,
+      ttlMs: c.leaseTtlMs,
+      log: this.#log,
+      onChange: (change) => {
+        this.#observe.leasesChanged(change);
+        // New partitions may hold rows already: claim now rather than at the next poll.
+        if (change.gained.length > 0) this.#wakeup.notify();
+      },
+    });
+    await this.#membership.start();
     if (this.#stopping) return;
     await this.#publisher.connect();
     if (this.#stopping) {
@@ -269,7 +289,7 @@ export class Relay {
         if (claim.standby && this.#waiting) void this.#clearWaiting();
         this.#log.info(
           { standby: claim.standby },
-          claim.standby ? 'another relay is claiming this outbox; standing by' : 'this relay is claiming this outbox',
+          claim.standby ? 'this relay holds no key partition (other replicas own them all); standing by' : 'this relay is claiming its key partitions',
         );
       }
       if (claim.rows.length === 0) {
@@ -383,10 +403,10 @@ export class Relay {
     this.#openClaims.add(claim);
     try {
       const begun = (await client.query(this.#sql.begin)) as unknown as pg.QueryResult[];
-      claim.standby = begun.at(-1)?.rows[0]?.locked !== true;
+      claim.standby = begun.at(-1)?.rows[0]?.owns !== true;
       if (claim.standby) return claim;
       const c = this.#config;
-      const result = await client.query<ClaimedRow>(this.#sql.claim, [c.batchSize, c.failedRowPolicy === 'block-key', c.claimMaxBytes]);
+      const result = await client.query<ClaimedRow>(this.#sql.claim, [c.batchSize, c.failedRowPolicy === 'block-key', c.claimMaxBytes, this.relayId]);
       claim.rows = result.rows;
       return claim;
     } catch (err) {
@@ -595,6 +615,7 @@ export class Relay {
     const bounded = (what: string, ms: number, work: Promise<unknown> | undefined) =>
       work ? withDeadline(work, ms, what).catch((err: unknown) => errors.push(err)) : undefined;
     if (this.#waiting && this.#pool) await bounded('clearing the idle declaration', 1000, this.#clearWaiting());
+    await bounded('handing the partition leases back', CLOSE_MS, this.#membership?.stop());
     // In parallel and bounded, so the exit comes at most CLOSE_MS after the shutdown deadline.
     await Promise.all([
       bounded('closing the LISTEN connection', CLOSE_MS, this.#listener?.close()),

@@ -1,4 +1,5 @@
 import { quoteLiteral, type OutboxNames } from '../names.js';
+import { ownedPartitionsSql, partitionOfSql } from './leases.js';
 
 /** One outbox row as the relay reads it. */
 export interface OutboxRow {
@@ -23,7 +24,9 @@ export interface ClaimedRow extends OutboxRow {
 }
 
 /**
- * Claim up to $1 pending rows in outbox order, stopping once their payloads reach $3 bytes (the first
+ * Claim up to $1 pending rows in outbox order, from the key partitions relay $4 holds a live lease on
+ * (src/sql/leases.ts, judged by the database clock at this very statement), stopping once their
+ * payloads reach $3 bytes (the first
  * row always comes, whatever its size: so a few huge rows are claimed one at a time, not all at once
  * into memory); $2 (boolean) says whether a failed row holds back the later rows of its key (the
  * default key policy, "block-key") or not ("skip").
@@ -45,6 +48,7 @@ export interface ClaimedRow extends OutboxRow {
  */
 export function claimBatchSql(n: OutboxNames): string {
   const claimable = `o.sent_at IS NULL
+      AND ${partitionOfSql('o')} = ANY (${ownedPartitionsSql(n, '$4')})
       AND NOT EXISTS (SELECT 1 FROM held h WHERE h.seq = o.seq)
       AND NOT EXISTS (SELECT 1 FROM blocked b WHERE b.key = o.key AND b.from_seq < o.seq)`;
   return `WITH held AS (
@@ -78,18 +82,15 @@ export function claimBatchSql(n: OutboxNames): string {
 }
 
 /**
- * Opens the claiming transaction (one simple-protocol round trip): bounds it, and takes the outbox's
- * claim lock without waiting. Only the relay holding that lock claims, so rows of one key are never
- * in flight from two relays at once (SKIP LOCKED alone would let a second relay skip a locked head
- * row and publish the key's next row first). The lock is transaction-scoped: it goes with the claim's
- * COMMIT/ROLLBACK, or with the connection of a relay that died, so a standby takes over at its next
- * poll. The last statement's single boolean says whether this relay got it.
+ * Opens the claiming transaction (one simple-protocol round trip): bounds it, and says whether this
+ * relay holds a live lease on any key partition (migration 3, src/leases/); one that holds none has
+ * nothing to claim and skips the claim statement. The last statement's single boolean answers.
  */
-export function beginClaimSql(n: OutboxNames, boundMs: number, idleInTransactionMs: number): string {
+export function beginClaimSql(n: OutboxNames, boundMs: number, idleInTransactionMs: number, relayId: string): string {
   return [
     'BEGIN',
     `SET LOCAL statement_timeout = ${Math.trunc(boundMs)}`,
     `SET LOCAL idle_in_transaction_session_timeout = ${Math.trunc(idleInTransactionMs)}`,
-    `SELECT pg_try_advisory_xact_lock(hashtext(${quoteLiteral(n.claimLockKey)})) AS locked`,
+    `SELECT cardinality(${ownedPartitionsSql(n, quoteLiteral(relayId))}) > 0 AS owns`,
   ].join('; ');
 }

@@ -22,5 +22,9 @@ export function ledgerExistsSql(): string {
   return `SELECT to_regclass($1) IS NOT NULL AS exists`;
 }
 
-/** Serialise concurrent `migrate` runs for one outbox; released at COMMIT/ROLLBACK. */
-export const MIGRATION_LOCK_SQL = `SELECT pg_advisory_xact_lock(hashtext($1))`;
+/**
+ * Serialise concurrent `migrate` runs for one outbox; released at COMMIT/ROLLBACK. A 64-bit key from
+ * the product, database, schema and table (names.ts migrationLockKey), so it cannot plausibly meet an
+ * application's own advisory locks (a 32-bit hashtext key could).
+ */
+export const MIGRATION_LOCK_SQL = `SELECT pg_advisory_xact_lock(hashtextextended(current_database() || ' ' || $1, 0))`;

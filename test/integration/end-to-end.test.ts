@@ -37,18 +37,18 @@ describe('relay end to end', () => {
       const received = await readAll([orders, payments]);
       expect(received).toHaveLength(rows.length);
       const byId = new Map(received.map((m) => [m.headers.id, m]));
-      ids.rows.forEach(({ id }, i) => {
+      ids.rows.forEach(({ id, seq }, i) => {
         const row = rows[i]!;
         const message = byId.get(id);
         expect(message, `row ${i} (${id}) published`).toBeDefined();
         expect(message!.topic).toBe(row.topic);
         expect(message!.key).toBe(row.key);
         expect(message!.value.equals(row.payload), `row ${i} payload bytes`).toBe(true);
-        expect(message!.headers).toEqual({ ...row.headers, id });
+        expect(message!.headers).toEqual({ ...row.headers, id, seq }); // the event id and position win over row headers
       });
       // Per-key order: in outbox (seq) order, each key's messages sit at increasing offsets of its partition.
       const lastOffset = new Map<string, number>();
-      ids.rows.forEach(({ id }, i) => {
+      ids.rows.forEach(({ id, seq }, i) => {
         const row = rows[i]!;
         if (row.key === null) return;
         const message = byId.get(id)!;

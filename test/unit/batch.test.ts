@@ -15,12 +15,12 @@ const row = (seq: number, over: Partial<OutboxRow> = {}): OutboxRow => ({
 describe('message mapping', () => {
   it('maps key, payload bytes and headers, adding the event id as header `id`', () => {
     const r = row(1, { key: null, headers: { type: 'A' }, payload: Buffer.from([0, 1, 255]) });
-    expect(toMessage(r)).toEqual({ key: null, value: Buffer.from([0, 1, 255]), headers: { type: 'A', id: r.id } });
+    expect(toMessage(r)).toEqual({ key: null, value: Buffer.from([0, 1, 255]), headers: { type: 'A', id: r.id, seq: r.seq } });
   });
 
   it('lets the event id win over a row header called id', () => {
-    const r = row(2, { headers: { id: 'spoof' } });
-    expect(toMessage(r).headers).toEqual({ id: r.id });
+    const r = row(2, { headers: { id: 'spoof', seq: '999' } });
+    expect(toMessage(r).headers).toEqual({ id: r.id, seq: '2' });
   });
 
   it('groups by topic keeping outbox order within each topic', () => {
@@ -33,7 +33,7 @@ describe('message mapping', () => {
 
 describe('chunkBySize', () => {
   it('keeps order and never exceeds the limit with more than one row', () => {
-    const rows = Array.from({ length: 25 }, (_, i) => row(i + 1));
+    const rows = Array.from({ length: 25 }, (_, i) => row(i + 10)); // same-width seqs: same size
     const limit = rowSize(rows[0]!) * 4 + 1;
     const chunks = chunkBySize(rows, limit);
     expect(chunks.flat().map((r) => r.seq)).toEqual(rows.map((r) => r.seq));
@@ -52,10 +52,10 @@ describe('chunkBySize', () => {
 });
 
 describe('rowSize and chunk boundaries', () => {
-  it('counts payload, key, the id header and the row headers', () => {
-    expect(rowSize(row(1, { payload: Buffer.alloc(10), key: 'abc', headers: {} }))).toBe(10 + 3 + 36 + 2);
-    expect(rowSize(row(1, { payload: Buffer.alloc(10), key: null, headers: {} }))).toBe(10 + 36 + 2);
-    expect(rowSize(row(1, { payload: Buffer.alloc(10), key: 'é', headers: { ab: 'cdé' } }))).toBe(10 + 2 + 36 + 2 + 2 + 4);
+  it('counts payload, key, the id and seq headers and the row headers', () => {
+    expect(rowSize(row(1, { payload: Buffer.alloc(10), key: 'abc', headers: {} }))).toBe(10 + 3 + 36 + 2 + 3 + 1);
+    expect(rowSize(row(1, { payload: Buffer.alloc(10), key: null, headers: {} }))).toBe(10 + 36 + 2 + 3 + 1);
+    expect(rowSize(row(1, { payload: Buffer.alloc(10), key: 'é', headers: { ab: 'cdé' } }))).toBe(10 + 2 + 36 + 2 + 3 + 1 + 2 + 4);
   });
 
   it('fills a chunk up to exactly the limit, and never opens with an empty chunk', () => {

@@ -3,7 +3,7 @@ import { MAX_TOPIC_LABELS, METRICS, OTHER_TOPICS, renderMetricsTable } from '../
 import { capTopics, createMetrics } from '../../src/metrics/registry.js';
 import { parseExposition } from '../support/http.js';
 
-const live = { listening: () => true, ready: () => false, standby: () => true };
+const live = { listening: () => true, ready: () => false, standby: () => true, ownedPartitions: () => 21 };
 const row = (topic: string, age: number) => ({ topic, age }) as never;
 
 async function samples(m: ReturnType<typeof createMetrics>) {
@@ -18,7 +18,7 @@ describe('metric definitions', () => {
       expect(m.name).toMatch(/^outbox_relay_[a-z_]+$/);
       expect(m.name.endsWith('_total')).toBe(m.type === 'counter');
       if (m.type === 'histogram') expect(m.name).toMatch(/_(seconds|rows)$/);
-      for (const label of m.labels) expect(['topic', 'class', 'step', 'version']).toContain(label);
+      for (const label of m.labels) expect(['topic', 'class', 'step', 'version', 'change']).toContain(label);
       expect(m.help.length).toBeGreaterThan(20);
     }
   });
@@ -79,6 +79,12 @@ describe('createMetrics', () => {
     expect(v('outbox_relay_ready')).toBe(0);
     expect(v('outbox_relay_standby')).toBe(1);
     expect(v('outbox_relay_backlog_sample_age_seconds')).toBe(-1); // no sample yet
+    expect(v('outbox_relay_owned_partitions')).toBe(21);
+    m.observer.leasesChanged!({ owned: [1], gained: [1, 2], released: [3], lost: [4, 5, 6] });
+    const after = await samples(m);
+    expect(after('outbox_relay_lease_changes_total', { change: 'gained' })).toBe(2);
+    expect(after('outbox_relay_lease_changes_total', { change: 'released' })).toBe(1);
+    expect(after('outbox_relay_lease_changes_total', { change: 'lost' })).toBe(3);
   });
   it('a backlog sample replaces the previous one (a drained topic disappears) and its age is read at scrape', async () => {
     const m = createMetrics('1', live);

@@ -10,7 +10,7 @@ describe('migrations', () => {
     for (const m of migrations) {
       const sql = renderMigration(m.sql, placeholders);
       expect(sql).not.toMatch(/\{\{/);
-      expect(sql).toContain('"app"."events"');
+      expect(sql).toContain('"app"."events'); // the outbox or one of its companion tables
     }
   });
 
