@@ -2,12 +2,16 @@
  * config/prometheus/ through Prometheus's own promtool: the scrape config and the rules load, the
  * rules' unit tests (alerts.test.yml) pass, and they really pin each alert down: with an alert's
  * expression replaced by one that never fires, or one that always fires, the unit tests fail.
- * The container files: the compose services' entry point and commands run (`--help`) as the image runs them.
+ * The container files: the compose services' entry point and commands run (`--help`) as the image
+ * runs them, and the image's HEALTHCHECK command, run against a stub server, passes only on a 200 from
+ * /healthz.
  *
  * promtool is not a service but an external tool: stack/tools.sh installs it (stack/up.sh runs that).
  * Missing, these tests fail; they do not skip.
  */
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,9 +27,9 @@ interface Result {
   output: string;
 }
 
-function run(command: string, args: string[], cwd = root): Promise<Result> {
+function run(command: string, args: string[], cwd = root, env: NodeJS.ProcessEnv = process.env): Promise<Result> {
   return new Promise((resolve, reject) => {
-    execFile(command, args, { cwd, timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(command, args, { cwd, env, timeout: 60_000 }, (err, stdout, stderr) => {
       const code = (err as NodeJS.ErrnoException | null)?.code;
       if (code === 'ENOENT') {
         reject(new Error(`${command} is not installed: run stack/tools.sh (stack/up.sh runs it) to install it`));
@@ -98,5 +102,34 @@ describe('docker-compose.yml commands as the image runs them', () => {
       expect(r.code, `${name}: ${r.output}`).toBe(0);
       expect(r.output).toContain(`Usage: outbox-relay ${compose.services[name]!.command[0]}`);
     }
+  });
+});
+
+describe('the Dockerfile HEALTHCHECK command', () => {
+  const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
+  const [command, ...args] = JSON.parse(/^HEALTHCHECK\s.*?\bCMD\s+(\[.*\])$/m.exec(dockerfile)![1]!) as string[];
+
+  async function check(status: number | 'down'): Promise<{ code: number; paths: string[] }> {
+    const paths: string[] = [];
+    const server = createServer((req, res) => {
+      paths.push(req.url ?? '');
+      res.writeHead(req.url === '/healthz' ? (status as number) : 404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    if (status === 'down') await new Promise((resolve) => server.close(resolve));
+    try {
+      const r = await run(command!, args, root, { ...process.env, OUTBOX_HTTP_ADDR: `:${port}` });
+      return { code: r.code, paths };
+    } finally {
+      server.close();
+    }
+  }
+
+  it('exits 0 on a 200 from /healthz on the OUTBOX_HTTP_ADDR port, 1 on 503 or when nothing listens', async () => {
+    expect(command).toBe('node');
+    expect(await check(200)).toEqual({ code: 0, paths: ['/healthz'] });
+    expect(await check(503)).toEqual({ code: 1, paths: ['/healthz'] });
+    expect((await check('down')).code).toBe(1);
   });
 });
