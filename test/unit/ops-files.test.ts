@@ -395,7 +395,13 @@ describe('shipped files', () => {
     const walk = (dir: string): string[] =>
       readdirSync(new URL(dir, root), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(`${dir}/${e.name}`) : [`${dir}/${e.name}`]));
     files.push(...walk('docs'), ...walk('config'));
-    const help = [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)].map((c) => c.helpInformation()).join('\n');
+    // Every --help as printed, including the text added after the options (examples, exit codes).
+    let help = '';
+    for (const c of [program, ...program.commands, ...program.commands.flatMap((sub) => sub.commands)]) {
+      c.configureOutput({ writeOut: (text) => void (help += text) });
+      c.outputHelp();
+    }
+    expect(help).toContain('Exit codes:');
     for (const [name, text] of [...files.map((f) => [f, read(f)] as const), ['--help', help] as const]) {
       expect(text, name).not.toMatch(/\/work\b|\.\.\/shared\b/);
     }
