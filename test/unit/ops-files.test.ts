@@ -76,6 +76,7 @@ interface Panel {
   type: string;
   title: string;
   id: number;
+  gridPos?: { x: number; y: number; w: number; h: number };
   datasource?: { uid?: string };
   targets?: { expr: string }[];
   panels?: Panel[];
@@ -184,9 +185,17 @@ describe('metric names in the dashboard and the alerting rules', () => {
 });
 
 describe('Grafana dashboard', () => {
-  it('has unique panel ids, and every query panel uses the data-source variable', () => {
+  it('has unique panel ids, panels that do not overlap, and every query panel uses the data-source variable', () => {
     const ids = panels.map((p) => p.id);
     expect(new Set(ids).size).toBe(ids.length);
+    const boxes = panels.map((p) => ({ title: p.title, ...p.gridPos! }));
+    for (const [i, a] of boxes.entries()) {
+      expect(a.x + a.w, a.title).toBeLessThanOrEqual(24);
+      for (const b of boxes.slice(i + 1)) {
+        const overlap = a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+        expect(overlap, `${a.title} overlaps ${b.title}`).toBe(false);
+      }
+    }
     for (const p of panels.filter((x) => x.type !== 'row')) {
       expect(p.datasource?.uid, p.title).toBe('${datasource}');
       expect(p.targets?.length, p.title).toBeGreaterThan(0);
