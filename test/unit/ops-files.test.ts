@@ -385,8 +385,13 @@ describe('docs/kubernetes.md', () => {
     expect(relay.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: port.name });
     expect(relay.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: port.name });
     const podMonitor = docs.find((d) => d.kind === 'PodMonitor') as {
-      spec: { podMetricsEndpoints: { port: string; path: string; relabelings: { targetLabel: string; replacement: string }[] }[] };
+      spec: {
+        podTargetLabels?: string[];
+        podMetricsEndpoints: { port: string; path: string; relabelings: { targetLabel: string; replacement: string }[] }[];
+      };
     };
+    // The label that tells outboxes apart, since the rules aggregate over instance and pod only.
+    expect(podMonitor.spec.podTargetLabels).toContain('app');
     const endpoint = podMonitor.spec.podMetricsEndpoints[0]!;
     expect(endpoint).toMatchObject({ port: port.name, path: '/metrics' });
     expect(endpoint.relabelings).toContainEqual(expect.objectContaining({ targetLabel: 'job', replacement: 'outbox-relay' }));
