@@ -16,7 +16,7 @@ import {
   type SettingKey,
 } from './config.js';
 import { checkConnection, createPool } from './db.js';
-import { ConfigError, ExitCode, RelayExit, describeError } from './errors.js';
+import { ConfigError, ExitCode, RelayExit, describeError, renderExitCodesHelp } from './errors.js';
 import { createLogger } from './log.js';
 import { checkSchema, migrate } from './migrate.js';
 import { outboxNames } from './names.js';
@@ -27,16 +27,7 @@ import { onShutdownSignals } from './signals.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-const EXIT_CODES_HELP = `
-Exit codes:
-  0    success, or a graceful shutdown after SIGTERM/SIGINT
-  1    internal error (a bug: the stack is printed on stderr)
-  2    invalid configuration or usage
-  3    a required service or object is missing: PostgreSQL/Kafka unreachable, table not migrated
-  4    the database schema is newer than this outbox-relay: upgrade it
-  5    the database refuses what the relay needs: a missing privilege or object (the line says
-       which and the GRANT or migrate that fixes it), or completing a batch keeps failing
-  130  a second SIGTERM/SIGINT forced the exit`;
+const EXIT_CODES_HELP = renderExitCodesHelp();
 
 const ROOT_HELP = `
 outbox-relay publishes the rows your application writes to a PostgreSQL outbox table to Kafka:

@@ -1,7 +1,8 @@
 /**
  * The single typed definition of every setting: name, environment variable, flag, default, and the
- * documentation line. It feeds validation (zod), `--help` (src/cli.ts), and the README table
- * (scripts/config-table.mjs; test/unit/config.test.ts fails when the README drifts from it).
+ * documentation line. It feeds validation (zod), `--help` (src/cli.ts), the README table and the example
+ * env file config/outbox-relay.env.example (src/config-docs.ts, written by `npm run docs:config`;
+ * test/unit/docs-tables.test.ts fails when either drifts from it).
  *
  * Precedence, highest first: command-line flags > environment > --env-file files (later files win)
  * > defaults. Env files are parsed with dotenv (the de-facto .env grammar: quotes, escapes, comments,
@@ -25,6 +26,8 @@ interface SettingSpec<T> {
   arg: string | null;
   /** undefined = required. */
   default: T | undefined;
+  /** A sample value for the example env file (config/outbox-relay.env.example); required settings need one. */
+  example?: string;
   doc: string;
   /** What a valid value looks like, for the error line. */
   expect: string;
@@ -55,6 +58,7 @@ export const SETTINGS = {
     flag: '--database-url',
     arg: '<url>',
     default: undefined,
+    example: 'postgres://postgres@127.0.0.1:5432/postgres',
     doc: 'PostgreSQL connection string (postgres://user:password@host:port/db).',
     expect: 'a postgres:// or postgresql:// URL',
     schema: z.string().regex(/^postgres(ql)?:\/\/.+/),
@@ -66,6 +70,7 @@ export const SETTINGS = {
     flag: '--kafka-brokers',
     arg: '<list>',
     default: undefined,
+    example: '127.0.0.1:9092',
     doc: 'Comma-separated Kafka bootstrap brokers (host:port,host:port).',
     expect: 'a comma-separated list of host:port',
     schema: z

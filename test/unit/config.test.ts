@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SETTINGS, loadConfig, loggableConfig, redactUrl } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
-import { updateReadme } from '../../src/config-docs.js';
 import { ConfigError, ExitCode } from '../../src/errors.js';
 
 const base = { DATABASE_URL: 'postgres://u:secret@127.0.0.1:5432/db', KAFKA_BROKERS: '127.0.0.1:9092' };
@@ -113,10 +112,5 @@ describe('configuration', () => {
     const c = loadConfig('migrate', { env: { DATABASE_URL: base.DATABASE_URL } });
     expect(c).not.toHaveProperty('kafkaBrokers');
     expect(c.table).toBe('outbox');
-  });
-
-  it('README settings table is generated from this definition (run npm run docs:config)', () => {
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    expect(updateReadme(readme)).toBe(readme);
   });
 });
