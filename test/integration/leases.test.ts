@@ -52,4 +52,17 @@ describe('key partition leases', () => {
     const members = await pool.query(`SELECT relay_id FROM ${names.members}`);
     expect(members.rows.map((r) => r.relay_id)).toEqual(['other']);
   });
+
+  it('never takes a lease another replica holds live, even when its own share says the partition is free', async () => {
+    const { names, pool } = fixture.outbox;
+    // A replica whose member row is gone (so every share computation counts its partitions as free)
+    // but whose leases are still live: a heartbeat apart from a rebalance. Its leases must be waited out.
+    await pool.query(`UPDATE ${names.leases} SET owner = 'leaving', epoch = 1, acquired_at = now(), expires_at = now() + interval '3 seconds' WHERE partition < 16`);
+    const relay = fixture.start(new Relay(fixture.outbox.config({ OUTBOX_LEASE_TTL_MS: '1000' }), silentLog));
+    await waitFor('first heartbeat', async () => relay.ownedPartitions.length > 0, 10_000, 20);
+    expect(relay.ownedPartitions).toEqual(Array.from({ length: 48 }, (_, i) => i + 16));
+    const held = await pool.query(`SELECT count(*)::int AS n FROM ${names.leases} WHERE owner = 'leaving'`);
+    expect(held.rows[0].n).toBe(16);
+    await waitFor('taken once they lapsed', async () => relay.ownedPartitions.length === 64, 10_000, 50);
+  });
 });
