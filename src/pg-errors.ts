@@ -77,6 +77,8 @@ export function grantsFor(names: OutboxNames, role: string): string {
     `GRANT SELECT, UPDATE, DELETE ON ${names.outbox} TO ${r}`,
     `GRANT SELECT, INSERT, UPDATE, DELETE ON ${names.failures} TO ${r}`,
     `GRANT SELECT, INSERT, UPDATE, DELETE ON ${names.wakeup} TO ${r}`,
+    `GRANT SELECT, INSERT, UPDATE, DELETE ON ${names.members} TO ${r}`,
+    `GRANT SELECT, UPDATE ON ${names.leases} TO ${r}`,
     `GRANT SELECT ON ${names.migrations} TO ${r}`,
   ].join('; ');
 }

@@ -42,6 +42,8 @@ describe('PostgreSQL errors by SQLSTATE', () => {
       await outbox.pool.query(`GRANT ${outboxPrivileges} ON ${n.outbox} TO ${role}`);
       await outbox.pool.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${n.failures} TO ${role}`);
       await outbox.pool.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${n.wakeup} TO ${role}`);
+      await outbox.pool.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${n.members} TO ${role}`);
+      await outbox.pool.query(`GRANT SELECT, UPDATE ON ${n.leases} TO ${role}`);
       await outbox.pool.query(`GRANT SELECT ON ${n.migrations} TO ${role}`);
       const url = new URL(outbox.databaseUrl);
       url.username = role;

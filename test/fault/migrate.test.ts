@@ -23,7 +23,7 @@ describe('outbox-relay migrate', () => {
   it('ten processes at once on an empty database: one applies, nine find nothing to do', async () => {
     // Barrier: hold the migration lock so all ten are provably inside migrate at the same time.
     const holder = await fixture.outbox.pool.connect();
-    await holder.query('SELECT pg_advisory_lock(hashtext($1))', [fixture.outbox.names.migrationLockKey]);
+    await holder.query("SELECT pg_advisory_lock(hashtextextended(current_database() || ' ' || $1, 0))", [fixture.outbox.names.migrationLockKey]);
     const procs = Array.from({ length: 10 }, () => spawnCli(['migrate'], { ...fixture.outbox.env, LOG_LEVEL: 'warn' }));
     try {
       await waitFor('ten migrate processes waiting on the lock', async () => {
@@ -34,7 +34,7 @@ describe('outbox-relay migrate', () => {
         return r.rows[0]!.n === 10;
       });
     } finally {
-      await holder.query('SELECT pg_advisory_unlock(hashtext($1))', [fixture.outbox.names.migrationLockKey]);
+      await holder.query("SELECT pg_advisory_unlock(hashtextextended(current_database() || ' ' || $1, 0))", [fixture.outbox.names.migrationLockKey]);
       holder.release();
     }
     const exits = await Promise.all(procs.map((p) => p.exited));

@@ -296,13 +296,16 @@ describe('bad rows', () => {
     }
     await fixture.outbox.insert(rows);
     const claim = claimBatchSql(fixture.outbox.names);
+    // The statement claims only from partitions leased to the claimer ($4): lease them all to this test.
+    await fixture.outbox.pool.query(`UPDATE ${fixture.outbox.names.leases} SET owner = 'test', expires_at = now() + interval '1 hour'`);
     const sizes = async (budget: number) =>
-      (await fixture.outbox.pool.query<{ payload: Buffer }>(claim, [500, true, budget])).rows.map((r) => r.payload.length);
+      (await fixture.outbox.pool.query<{ payload: Buffer }>(claim, [500, true, budget, 'test'])).rows.map((r) => r.payload.length);
     // bytes before a row < budget: the first huge row, its three small rows, and the second huge row
     // (3 MB + 3 small before it < 4 MB); then the budget is spent.
     const small = rows[1]!.payload.length;
     expect(await sizes(4 * 1024 * 1024)).toEqual([3 * 1024 * 1024, small, small, small, 3 * 1024 * 1024]);
     expect(await sizes(1024)).toEqual([3 * 1024 * 1024]); // the first row always comes
+    await fixture.outbox.pool.query(`UPDATE ${fixture.outbox.names.leases} SET owner = NULL, expires_at = NULL`);
     relay({ OUTBOX_CLAIM_MAX_BYTES: String(4 * 1024 * 1024) });
     await settled(['huge-0', 'huge-1', 'huge-2', 'huge-3', 'huge-4']);
     expect((await failures()).map((f) => f.error_class)).toEqual(['too-large', 'too-large', 'too-large', 'too-large', 'too-large']);

@@ -61,7 +61,7 @@ describe('relay end to end', () => {
       expect(Number(left.rows[0]!.n)).toBe(onPublish === 'delete' ? 0 : rows.length);
       // The claim finds pending rows through the partial index, whatever the published rows (mark mode).
       await fixture.outbox.pool.query(`ANALYZE ${fixture.outbox.names.outbox}`);
-      const plan = await fixture.outbox.pool.query(`EXPLAIN ${claimBatchSql(fixture.outbox.names)}`, [500, true, 16 * 1024 * 1024]);
+      const plan = await fixture.outbox.pool.query(`EXPLAIN ${claimBatchSql(fixture.outbox.names)}`, [500, true, 16 * 1024 * 1024, 'relay-id']);
       expect(plan.rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n')).toContain('outbox_pending_idx');
     });
   }
