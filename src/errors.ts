@@ -19,6 +19,11 @@ export const ExitCode = {
    * …; src/pg-errors.ts), or completing a published batch failed identically again and again.
    */
   DB_REFUSED: 5,
+  /**
+   * `outbox-relay doctor` found at least one problem (a `FAIL` line, each with its fix). Warnings
+   * alone do not count: the command then exits 0.
+   */
+  DOCTOR_PROBLEMS: 6,
   /** A second signal forced the exit before the graceful shutdown finished. */
   FORCED: 130,
 } as const;

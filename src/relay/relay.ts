@@ -40,6 +40,7 @@ import { clearWaitingSql, setWaitingSql } from '../sql/wakeup.js';
 import { sleep, withDeadline } from '../sleep.js';
 import { nextStep } from './failures.js';
 import { publishBatch, type BatchOutcome } from './publish-batch.js';
+import { Retention } from './retention.js';
 import { transition, type RelayEvent, type RelayState } from './state.js';
 import { Wakeup } from './wakeup.js';
 
@@ -98,6 +99,7 @@ export class Relay {
   readonly #stopSignal = new AbortController();
   #pool: pg.Pool | undefined;
   #listener: WakeListener | undefined;
+  #retention: Retention | undefined;
   #runPromise: Promise<void> | undefined;
   #stopPromise: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -184,6 +186,7 @@ export class Relay {
       throw refusal ? new DatabaseRefusedError(refusal, err) : err;
     }
     this.#to('started');
+    if (this.#config.retention !== null) this.#retention = new Retention(this.#pool!, this.names, this.#config.retention, this.#log);
     this.#log.info({ relayId: this.relayId, outbox: `${this.names.schema}.${this.names.table}`, listen: this.#config.listen }, 'relay started');
     try {
       await this.#loop();
@@ -555,6 +558,7 @@ export class Relay {
     const bounded = (what: string, ms: number, work: Promise<unknown> | undefined) =>
       work ? withDeadline(work, ms, what).catch((err: unknown) => errors.push(err)) : undefined;
     if (this.#waiting && this.#pool) await bounded('clearing the idle declaration', 1000, this.#clearWaiting());
+    await bounded('stopping retention', 1000, this.#retention?.stop());
     // In parallel and bounded, so the exit comes at most CLOSE_MS after the shutdown deadline.
     await Promise.all([
       bounded('closing the LISTEN connection', CLOSE_MS, this.#listener?.close()),

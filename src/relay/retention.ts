@@ -1,0 +1,88 @@
+/**
+ * Deleting sent rows (kept by --on-publish=mark), in short batches: the `prune` command and the
+ * running relay's retention (OUTBOX_RETENTION) share pruneSent().
+ *
+ * Retention runs beside the relay loop on the relay's pool, never inside a claim: it deletes only
+ * rows with sent_at set, which no claim locks, so it cannot delay or reorder publishing. Every
+ * `interval` it deletes what is older than the retention, batch after batch until a batch comes back
+ * short, then sleeps. Its failures are logged and retried at the next round; they never stop the relay.
+ */
+import type pg from 'pg';
+import { describeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { OutboxNames } from '../names.js';
+import { NOW_MINUS_SQL, pruneSentBatchSql } from '../sql/retention.js';
+import { sleep } from '../sleep.js';
+
+export interface PruneOptions {
+  /** Rows published before this are deleted. */
+  cutoff: Date;
+  batchSize: number;
+  /** 0 = no limit. */
+  maxRowsPerSecond: number;
+  signal?: AbortSignal;
+  /** After each batch, with the running total. */
+  onBatch?(deletedSoFar: number): void;
+}
+
+/** Delete sent rows older than the cutoff, batch by batch; resolves with how many were deleted. */
+export async function pruneSent(pool: pg.Pool, names: OutboxNames, o: PruneOptions): Promise<number> {
+  const sql = pruneSentBatchSql(names);
+  const started = performance.now();
+  let total = 0;
+  while (!o.signal?.aborted) {
+    const { rows } = await pool.query<{ deleted: number }>(sql, [o.cutoff, o.batchSize]);
+    const deleted = rows[0]?.deleted ?? 0;
+    total += deleted;
+    o.onBatch?.(total);
+    if (deleted < o.batchSize) break;
+    if (o.maxRowsPerSecond > 0) {
+      // Pace to the limit: the batches so far may not have taken less time than their rows allow.
+      const due = (total / o.maxRowsPerSecond) * 1000 - (performance.now() - started);
+      if (due > 0) await sleep(due, o.signal);
+    }
+  }
+  return total;
+}
+
+/** Cut-off "retentionMs before now" by the database's clock. */
+export async function cutoffBefore(pool: pg.Pool, ms: number): Promise<{ now: Date; cutoff: Date }> {
+  const { rows } = await pool.query<{ now: Date; cutoff: Date }>(NOW_MINUS_SQL, [ms]);
+  return rows[0]!;
+}
+
+/** Rows per retention batch: short transactions, a few ms each. */
+const RETENTION_BATCH = 1000;
+
+/** How often retention looks: a quarter of the retention, between 1 s and 1 min. */
+export function retentionInterval(retentionMs: number): number {
+  return Math.min(60_000, Math.max(1000, Math.floor(retentionMs / 4)));
+}
+
+export class Retention {
+  readonly #stop = new AbortController();
+  readonly #done: Promise<void>;
+
+  constructor(pool: pg.Pool, names: OutboxNames, retentionMs: number, log: Logger) {
+    const interval = retentionInterval(retentionMs);
+    log.info({ retentionMs, intervalMs: interval }, 'retention on: sent rows older than the retention are deleted in batches');
+    this.#done = (async () => {
+      while (!this.#stop.signal.aborted) {
+        try {
+          const { cutoff } = await cutoffBefore(pool, retentionMs);
+          const deleted = await pruneSent(pool, names, { cutoff, batchSize: RETENTION_BATCH, maxRowsPerSecond: 0, signal: this.#stop.signal });
+          if (deleted > 0) log.debug({ deleted, cutoff }, 'retention deleted sent rows');
+        } catch (err) {
+          if (!this.#stop.signal.aborted) log.warn({ err: describeError(err) }, 'retention could not delete sent rows; trying again later');
+        }
+        await sleep(interval, this.#stop.signal);
+      }
+    })();
+  }
+
+  /** Stop after the batch in flight (a few ms). */
+  stop(): Promise<void> {
+    this.#stop.abort();
+    return this.#done;
+  }
+}
