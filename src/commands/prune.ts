@@ -30,6 +30,8 @@ export interface PruneResult {
   matched: number;
   deleted: number;
   dryRun: boolean;
+  /** How long the deleting took. */
+  elapsedMs: number;
 }
 
 export async function prune(pool: pg.Pool, names: OutboxNames, req: PruneRequest, out: CommandOutput): Promise<PruneResult> {
@@ -42,10 +44,11 @@ export async function prune(pool: pg.Pool, names: OutboxNames, req: PruneRequest
     deleted = await pruneSent(pool, names, { cutoff, batchSize: req.batchSize, maxRowsPerSecond: req.maxRowsPerSecond, onBatch: (n) => progress.update(n) });
     progress.finish();
   }
-  const result = { cutoff, matched, deleted, dryRun: req.dryRun };
+  const elapsedMs = Math.round(performance.now() - started);
+  const result = { cutoff, matched, deleted, dryRun: req.dryRun, elapsedMs };
   const what = `sent row${(req.dryRun ? matched : deleted) === 1 ? '' : 's'} published before ${cutoff.toISOString()} (older than ${formatDuration(req.olderThanMs)})`;
   if (out.json) out.write(`${JSON.stringify({ ...result, cutoff: cutoff.toISOString() })}\n`);
   else if (req.dryRun) out.write(`would delete ${matched} ${what}\n`);
-  else out.write(`deleted ${deleted} ${what} ${rateText(deleted, performance.now() - started)}\n`);
+  else out.write(`deleted ${deleted} ${what} ${rateText(deleted, elapsedMs)}\n`);
   return result;
 }
