@@ -191,7 +191,7 @@ export const SETTINGS = {
     flag: '--on-publish',
     arg: '<delete|mark>',
     default: 'delete' as 'delete' | 'mark',
-    doc: 'After Kafka acknowledges a row: delete it (fastest, table stays small) or mark it sent (keeps an audit trail; prune it yourself).',
+    doc: 'After Kafka acknowledges a row: delete it (fastest, table stays small) or mark it sent (keeps an audit trail and what `replay` needs; bound it with --retention or `outbox-relay prune`).',
     expect: '"delete" or "mark"',
     schema: z.enum(['delete', 'mark']),
     commands: RUN,
@@ -201,7 +201,7 @@ export const SETTINGS = {
     flag: '--retention',
     arg: '<duration|off>',
     default: null as number | null,
-    doc: 'Delete sent rows older than this (e.g. 7d), in short batches, while running: keeps a --on-publish=mark table bounded. off keeps them (prune with `outbox-relay prune`). In delete mode only rows left from an earlier mark-mode run are sent.',
+    doc: 'Delete sent rows older than this (e.g. 7d), in short batches, while running: keeps a --on-publish=mark table bounded. off keeps them (prune with `outbox-relay prune`). In delete mode there is nothing to delete but sent rows an earlier mark-mode run left.',
     expect: `off or ${DURATION_EXPECT}`,
     schema: z.string().transform((s, ctx) => {
       if (s === 'off') return null;

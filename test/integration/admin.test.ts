@@ -31,16 +31,17 @@ describe('operator commands', () => {
   it('status: pending, oldest age, waiting, dead and blocked keys per topic; the relays connected; the trigger', async () => {
     const o = fixture.outbox;
     await o.insert([...rows('alpha', 3, 4), ...rows('beta', 2, 1)]);
-    // A dead row and a row waiting for a retry in alpha (keys k-0, k-1), as the relay records them.
+    // Two dead rows of key k-0 and a row of k-1 waiting for a retry, in alpha, as the relay records
+    // them: three failed rows, two blocked keys.
     await q(`INSERT INTO ${o.names.failures} (seq, key, topic, attempts, error_class, last_error, dead_at, next_attempt_at)
              SELECT seq, key, topic, 1, 'too-large', 'x', CASE WHEN key = 'k-0' THEN now() END, CASE WHEN key = 'k-1' THEN now() + interval '1 hour' END
-             FROM ${o.names.outbox} WHERE topic = 'alpha' AND key IN ('k-0', 'k-1') ORDER BY seq LIMIT 2`);
+             FROM ${o.names.outbox} WHERE topic = 'alpha' AND key IN ('k-0', 'k-1') ORDER BY seq LIMIT 3`);
     await q(`UPDATE ${o.names.outbox} SET created_at = now() - interval '90 seconds' WHERE seq = (SELECT min(seq) FROM ${o.names.outbox})`);
     const r = await cli(['status', '--json']);
     expect(r.code).toBe(0);
     const s = JSON.parse(r.stdout) as Status;
     expect(s.topics).toEqual([
-      { topic: 'alpha', pending: 12, oldestPendingSeconds: expect.any(Number), waiting: 1, dead: 1, blockedKeys: 2 },
+      { topic: 'alpha', pending: 12, oldestPendingSeconds: expect.any(Number), waiting: 1, dead: 2, blockedKeys: 2 },
       { topic: 'beta', pending: 2, oldestPendingSeconds: expect.any(Number), waiting: 0, dead: 0, blockedKeys: 0 },
     ]);
     expect(s.topics[0]!.oldestPendingSeconds).toBeGreaterThanOrEqual(90);
@@ -50,7 +51,7 @@ describe('operator commands', () => {
 
     // Human output: a table with the same numbers.
     const human = await cli(['status']);
-    expect(human.stdout).toMatch(/^alpha\s+12\s+\d+(\.\d)?\s+1\s+1\s+2$/m);
+    expect(human.stdout).toMatch(/^alpha\s+12\s+\d+(\.\d)?\s+1\s+2\s+2$/m);
     expect(human.stdout).toContain('relays connected: none');
     expect(human.stdout).toContain('wake-up trigger: installed, enabled');
 
