@@ -4,14 +4,14 @@
  *
  * Retention runs beside the relay loop on the relay's pool, never inside a claim: it deletes only
  * rows with sent_at set, which no claim locks, so it cannot delay or reorder publishing. Every
- * `interval` it deletes what is older than the retention, batch after batch until a batch comes back
- * short, then sleeps. Its failures are logged and retried at the next round; they never stop the relay.
+ * `interval` it deletes what is older than the retention, one window of rows after another until
+ * pruneSent ends the round, then sleeps. Its failures are logged and retried at the next round; they never stop the relay.
  */
 import type pg from 'pg';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { OutboxNames } from '../names.js';
-import { NOW_MINUS_SQL, pruneSentBatchSql } from '../sql/retention.js';
+import { NOW_MINUS_SQL, pruneSentWindowSql } from '../sql/retention.js';
 import { sleep } from '../sleep.js';
 
 export interface PruneOptions {
@@ -25,17 +25,26 @@ export interface PruneOptions {
   onBatch?(deletedSoFar: number): void;
 }
 
-/** Delete sent rows older than the cutoff, batch by batch; resolves with how many were deleted. */
+/**
+ * Delete sent rows older than the cutoff, window by window of --batch-size rows in seq order (see
+ * pruneSentWindowSql); resolves with how many were deleted. A round ends at the end of the table, or
+ * at the first window that deleted nothing while holding a sent row too young to go: seq order
+ * follows publishing order closely, so what lies beyond is younger still. (Rows published out of
+ * order, e.g. a dead row retried days later, only delay the rows after them by one round at most:
+ * a window that still deletes something never ends it.)
+ */
 export async function pruneSent(pool: pg.Pool, names: OutboxNames, o: PruneOptions): Promise<number> {
-  const sql = pruneSentBatchSql(names);
+  const sql = pruneSentWindowSql(names);
   const started = performance.now();
   let total = 0;
+  let after = '0';
   while (!o.signal?.aborted) {
-    const { rows } = await pool.query<{ deleted: number }>(sql, [o.cutoff, o.batchSize]);
-    const deleted = rows[0]?.deleted ?? 0;
-    total += deleted;
+    const { rows } = await pool.query<{ deleted: number; last_seq: string | null; scanned: number; young: boolean }>(sql, [o.cutoff, o.batchSize, after]);
+    const w = rows[0]!;
+    total += w.deleted;
     o.onBatch?.(total);
-    if (deleted < o.batchSize) break;
+    if (w.last_seq === null || w.scanned < o.batchSize || (w.deleted === 0 && w.young)) break;
+    after = w.last_seq;
     if (o.maxRowsPerSecond > 0) {
       // Pace to the limit: the batches so far may not have taken less time than their rows allow.
       const due = (total / o.maxRowsPerSecond) * 1000 - (performance.now() - started);

@@ -1,21 +1,29 @@
 import type { OutboxNames } from '../names.js';
 
 /**
- * Delete one batch of sent rows (kept by --on-publish=mark) published before $1 (timestamptz),
- * at most $2 of them, oldest seq first; returns how many went. One short statement (its own
- * transaction), never one huge DELETE: each batch holds its row locks for milliseconds, the WAL and
- * the dead tuples come in slices autovacuum can follow. Pending, waiting and dead rows (sent_at NULL)
- * are never touched; SKIP LOCKED steps over a row someone else holds instead of waiting for it.
- * Walks the primary key in seq order and stops at $2 rows: the oldest sent rows come first.
+ * Delete the sent rows (kept by --on-publish=mark) published before $1 (timestamptz) among the next
+ * $2 rows in seq order after seq $3: one window of the primary key, one short statement (its own
+ * transaction), never one huge DELETE. Each window holds its row locks for milliseconds, and the WAL
+ * and dead tuples come in slices autovacuum can follow. Pending, waiting and dead rows (sent_at NULL)
+ * are read but never locked or touched, so claims are not disturbed; a row someone else holds is
+ * skipped (SKIP LOCKED), not waited for.
+ *
+ * Walking windows of the primary key, rather than asking for "$2 rows with sent_at < $1", keeps a
+ * round's cost at the rows it deletes plus one window: sent_at has no index, and the other query
+ * would read every younger row to the end of the table each time it comes back short. Returns the
+ * rows deleted, the window's last seq (the next cursor), how many rows the window held, and whether
+ * it held a sent row too young to delete (see pruneSent for when that ends a round).
  */
-export function pruneSentBatchSql(n: OutboxNames): string {
-  return `WITH gone AS (
-    DELETE FROM ${n.outbox} WHERE seq IN (
-      SELECT seq FROM ${n.outbox} WHERE sent_at < $1::timestamptz ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED
-    )
-    RETURNING 1
+export function pruneSentWindowSql(n: OutboxNames): string {
+  return `WITH win AS (
+    SELECT seq, sent_at FROM ${n.outbox} WHERE seq > $3::bigint ORDER BY seq LIMIT $2
+  ), doomed AS (
+    SELECT seq FROM ${n.outbox} WHERE seq IN (SELECT seq FROM win WHERE sent_at < $1::timestamptz) FOR UPDATE SKIP LOCKED
+  ), gone AS (
+    DELETE FROM ${n.outbox} WHERE seq IN (SELECT seq FROM doomed) RETURNING 1
   )
-  SELECT count(*)::integer AS deleted FROM gone`;
+  SELECT (SELECT count(*) FROM gone)::integer AS deleted, (SELECT max(seq) FROM win)::text AS last_seq,
+         (SELECT count(*) FROM win)::integer AS scanned, EXISTS (SELECT 1 FROM win WHERE sent_at >= $1::timestamptz) AS young`;
 }
 
 /** How many sent rows were published before $1 (for --dry-run and the progress total). */

@@ -189,6 +189,20 @@ describe('operator commands', () => {
     expect(backwards.code).toBe(ExitCode.USAGE);
   });
 
+  it('prune walks past a pending head and a young row published out of order to the old rows behind them', async () => {
+    const o = fixture.outbox;
+    await o.insert(rows('epsilon', 5, 70)); // 350 rows
+    // seq order: 150 pending (a dead backlog), 1 sent just now (a dead row retried late), 149 sent two
+    // days ago, 50 sent just now.
+    const seqs = (await q(`SELECT seq FROM ${o.names.outbox} ORDER BY seq`)).rows.map((r: { seq: string }) => r.seq);
+    await q(`UPDATE ${o.names.outbox} SET sent_at = now() - interval '2 days' WHERE seq = ANY($1::bigint[])`, [seqs.slice(151, 300)]);
+    await q(`UPDATE ${o.names.outbox} SET sent_at = now() WHERE seq = ANY($1::bigint[])`, [[seqs[150], ...seqs.slice(300)]]);
+    const r = await cli(['prune', '--older-than', '1d', '--batch-size', '100', '--max-rows-per-second', '0', '--json']);
+    expect(JSON.parse(r.stdout)).toMatchObject({ matched: 149, deleted: 149 });
+    const left = (await q(`SELECT count(*) FILTER (WHERE sent_at IS NULL) AS pending, count(*) FILTER (WHERE sent_at IS NOT NULL) AS sent FROM ${o.names.outbox}`)).rows[0];
+    expect({ pending: Number(left.pending), sent: Number(left.sent) }).toEqual({ pending: 150, sent: 51 });
+  });
+
   it('prune: deletes only sent rows older than the duration, in batches, rate-limited; --dry-run deletes nothing', async () => {
     const o = fixture.outbox;
     await o.insert(rows('delta', 4, 150)); // 600 rows
