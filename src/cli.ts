@@ -328,8 +328,9 @@ const REPLAY_HELP = `
 Publishes again the rows of a topic that were sent in a time window. Works on what a relay running
 with --on-publish=mark kept (with delete, the default, nothing is kept: the command says so).
 Each row is copied as a NEW pending row: it goes behind every row already in the outbox (it never
-overtakes newer rows of its key), keeps its event id (the same event: consumers deduplicating by
-the id header stay safe) and carries the header replayed-from-seq=<seq of the original>. The
+overtakes newer rows of its key), keeps its event id (the same event: a consumer deduplicating by
+the id header treats it as a duplicate) and carries the header replayed-from-seq=<seq of the
+original>, so a consumer can tell a replay from the first delivery. The
 running relay publishes the copies as usual. TIME is an ISO-8601 timestamp (no offset = UTC) or a
 duration ago (30m, 2h, 7d); the window is by sent_at, --since inclusive, --until exclusive.
 
@@ -339,8 +340,9 @@ Examples:
 ${EXIT_CODES_HELP}`;
 
 const PRUNE_HELP = `
-Deletes sent rows (kept by --on-publish=mark) published more than DURATION ago, in batches of
---batch-size rows, each its own short transaction, at most --max-rows-per-second (0 = no limit).
+Deletes sent rows (kept by --on-publish=mark) published more than DURATION ago: it walks the
+table in seq order, --batch-size rows at a time, each step one short transaction (never one huge
+DELETE), at most --max-rows-per-second rows deleted (0 = no limit).
 Pending, waiting and dead rows are never touched. Progress on stderr, a summary on stdout. To do
 this continuously, run the relay with OUTBOX_RETENTION instead.
 
@@ -478,7 +480,7 @@ export function buildProgram(handlers: {
       (c) =>
         c
           .requiredOption('--older-than <duration>', 'delete rows sent longer ago than this (e.g. 7d, 12h)')
-          .option('--batch-size <rows>', 'rows deleted per transaction (default 1000)')
+          .option('--batch-size <rows>', 'rows looked at per transaction, in seq order (default 1000)')
           .option('--max-rows-per-second <n>', 'rate limit, 0 = none (default 5000)')
           .option('--dry-run', 'count what would be deleted, change nothing')
           .option('--json', 'print the result as JSON'),
