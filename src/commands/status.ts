@@ -20,7 +20,7 @@ import { renderTable } from './table.js';
 export interface Status {
   outbox: string;
   topics: { topic: string; pending: number; oldestPendingSeconds: number | null; waiting: number; dead: number; blockedKeys: number }[];
-  relays: { pid: number; role: 'claim' | 'listen'; clientAddr: string | null; backendStart: string; state: string | null }[];
+  relays: { pid: number; role: 'claim' | 'listen'; clientAddr: string | null; backendStart: string | null; state: string | null }[];
   trigger: { installed: boolean; enabled: boolean; tgenabled: string | null };
   table: { bytes: number; estimatedRows: number };
 }
@@ -52,7 +52,7 @@ export async function readStatus(pool: pg.Pool, names: OutboxNames): Promise<Sta
       pid: r.pid,
       role: r.application_name === names.listenApplicationName ? 'listen' : 'claim',
       clientAddr: r.client_addr,
-      backendStart: r.backend_start.toISOString(),
+      backendStart: r.backend_start?.toISOString() ?? null,
       state: r.state,
     })),
     trigger: { installed: t.installed, enabled: triggerFires(t.enabled), tgenabled: t.enabled },
@@ -76,7 +76,7 @@ export async function status(pool: pg.Pool, names: OutboxNames, out: CommandOutp
   if (s.relays.length === 0) lines.push('relays connected: none');
   else {
     lines.push(`relays connected: ${s.relays.filter((r) => r.role === 'listen').length} listening, ${s.relays.filter((r) => r.role === 'claim').length} claim connections`);
-    lines.push(renderTable(['pid', 'connection', 'client', 'since', 'state'], s.relays.map((r) => [String(r.pid), r.role, r.clientAddr ?? 'local socket', r.backendStart, r.state ?? ''])).trimEnd());
+    lines.push(renderTable(['pid', 'connection', 'client', 'since', 'state'], s.relays.map((r) => [String(r.pid), r.role, r.clientAddr ?? (r.backendStart === null ? '(hidden)' : 'local socket'), r.backendStart ?? '(hidden: needs pg_read_all_stats)', r.state ?? ''])).trimEnd());
   }
   lines.push('');
   lines.push(

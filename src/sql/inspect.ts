@@ -37,8 +37,9 @@ export function topicStatusSql(n: OutboxNames): string {
 export interface ConnectionRow {
   pid: number;
   application_name: string;
+  /** NULL for another role's connection unless this role has pg_read_all_stats. */
   client_addr: string | null;
-  backend_start: Date;
+  backend_start: Date | null;
   state: string | null;
 }
 
