@@ -23,6 +23,13 @@ export interface PruneOptions {
   signal?: AbortSignal;
   /** After each batch, with the running total. */
   onBatch?(deletedSoFar: number): void;
+  /**
+   * End the round after this many windows in a row deleted nothing (default: never; walk to the
+   * end). Bounds what a round reads when the table holds mostly pending rows (delete mode, or a
+   * backlog after an outage), at the price of leaving old sent rows behind a longer pending stretch
+   * for a later round.
+   */
+  maxFruitlessWindows?: number;
 }
 
 /**
@@ -38,12 +45,14 @@ export async function pruneSent(pool: pg.Pool, names: OutboxNames, o: PruneOptio
   const started = performance.now();
   let total = 0;
   let after = '0';
+  let fruitless = 0;
   while (!o.signal?.aborted) {
     const { rows } = await pool.query<{ deleted: number; last_seq: string | null; scanned: number; young: boolean }>(sql, [o.cutoff, o.batchSize, after]);
     const w = rows[0]!;
     total += w.deleted;
     o.onBatch?.(total);
-    if (w.last_seq === null || w.scanned < o.batchSize || (w.deleted === 0 && w.young)) break;
+    fruitless = w.deleted === 0 ? fruitless + 1 : 0;
+    if (w.last_seq === null || w.scanned < o.batchSize || (w.deleted === 0 && w.young) || fruitless >= (o.maxFruitlessWindows ?? Infinity)) break;
     after = w.last_seq;
     if (o.maxRowsPerSecond > 0) {
       // Pace to the limit: the batches so far may not have taken less time than their rows allow.
@@ -60,8 +69,13 @@ export async function cutoffBefore(pool: pg.Pool, ms: number): Promise<{ now: Da
   return rows[0]!;
 }
 
-/** Rows per retention batch: short transactions, a few ms each. */
+/** Rows per retention window: short transactions, a few ms each. */
 const RETENTION_BATCH = 1000;
+/**
+ * A retention round gives up after this many windows (10,000 rows) without an old sent row: in
+ * delete mode, or behind a large backlog, a round reads at most that much instead of every pending row.
+ */
+export const RETENTION_FRUITLESS_WINDOWS = 10;
 
 /** How often retention looks: a quarter of the retention, between 1 s and 1 min. */
 export function retentionInterval(retentionMs: number): number {
@@ -79,7 +93,13 @@ export class Retention {
       while (!this.#stop.signal.aborted) {
         try {
           const { cutoff } = await cutoffBefore(pool, retentionMs);
-          const deleted = await pruneSent(pool, names, { cutoff, batchSize: RETENTION_BATCH, maxRowsPerSecond: 0, signal: this.#stop.signal });
+          const deleted = await pruneSent(pool, names, {
+            cutoff,
+            batchSize: RETENTION_BATCH,
+            maxRowsPerSecond: 0,
+            maxFruitlessWindows: RETENTION_FRUITLESS_WINDOWS,
+            signal: this.#stop.signal,
+          });
           if (deleted > 0) log.debug({ deleted, cutoff }, 'retention deleted sent rows');
         } catch (err) {
           if (!this.#stop.signal.aborted) log.warn({ err: describeError(err) }, 'retention could not delete sent rows; trying again later');

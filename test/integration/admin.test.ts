@@ -8,6 +8,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/errors.js';
 import { Relay } from '../../src/relay/relay.js';
+import { pruneSent } from '../../src/relay/retention.js';
 import type { Finding } from '../../src/commands/doctor.js';
 import type { Status } from '../../src/commands/status.js';
 import { useFixture } from '../support/fixture.js';
@@ -201,6 +202,17 @@ describe('operator commands', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ matched: 149, deleted: 149 });
     const left = (await q(`SELECT count(*) FILTER (WHERE sent_at IS NULL) AS pending, count(*) FILTER (WHERE sent_at IS NOT NULL) AS sent FROM ${o.names.outbox}`)).rows[0];
     expect({ pending: Number(left.pending), sent: Number(left.sent) }).toEqual({ pending: 150, sent: 51 });
+  });
+
+  it('a retention round gives up after its fruitless windows behind a long pending stretch; prune walks to the end', async () => {
+    const o = fixture.outbox;
+    await o.insert(rows('zeta', 4, 300)); // 1200 rows: 1100 pending, then 100 sent two days ago
+    await q(`UPDATE ${o.names.outbox} SET sent_at = now() - interval '2 days' WHERE seq IN (SELECT seq FROM ${o.names.outbox} ORDER BY seq DESC LIMIT 100)`);
+    const cutoff = new Date(Date.now() - 86_400_000);
+    const round = { cutoff, batchSize: 100, maxRowsPerSecond: 0 };
+    expect(await pruneSent(o.pool, o.names, { ...round, maxFruitlessWindows: 10 })).toBe(0); // 10 windows of pending rows: gives up
+    expect(await pruneSent(o.pool, o.names, round)).toBe(100); // prune's walk: to the end
+    expect(await o.pendingCount()).toBe(1100);
   });
 
   it('prune: deletes only sent rows older than the duration, in batches, rate-limited; --dry-run deletes nothing', async () => {
