@@ -11,6 +11,7 @@ import {
   loadConfig,
   loggableConfig,
   settingsFor,
+  shownDefault,
   type Command as CommandName,
   type ConfigSources,
   type SettingKey,
@@ -21,6 +22,14 @@ import { createLogger } from './log.js';
 import { checkSchema, migrate } from './migrate.js';
 import { outboxNames } from './names.js';
 import { changeDead, listDead, type DeadSelector } from './commands/dead.js';
+import { doctor } from './commands/doctor.js';
+import { prune } from './commands/prune.js';
+import { replay } from './commands/replay.js';
+import { status } from './commands/status.js';
+import { DURATION_EXPECT, TIME_EXPECT, parseDuration, parseTime } from './duration.js';
+import type { Logger } from './log.js';
+import type { OutboxNames } from './names.js';
+import type pg from 'pg';
 import type { RelayHooks } from './relay/relay.js';
 import { Daemon } from './daemon.js';
 import { onShutdownSignals } from './signals.js';
@@ -45,13 +54,19 @@ In your application's transaction:
 Rows Kafka can never take are parked as dead instead of stopping the relay:
   outbox-relay dead list        # see them and why; \`outbox-relay dead --help\` for retry/discard
 
+Operating it:
+  outbox-relay status           # what is pending per topic, which relays are connected
+  outbox-relay doctor           # check the setup end to end; each problem with its fix
+  outbox-relay replay --topic orders --since 2h       # publish kept (mark mode) rows again
+  outbox-relay prune --older-than 7d                  # delete kept rows (or OUTBOX_RETENTION)
+
 Settings come from flags > environment > --env-file files > defaults; see \`outbox-relay run --help\`.
 ${EXIT_CODES_HELP}`;
 
 function addSettings(cmd: Command, name: CommandName): Command {
   for (const key of settingsFor(name)) {
     const spec = SETTINGS[key];
-    const defaultText = spec.default === undefined ? 'required' : `default ${String(spec.default)}`;
+    const defaultText = spec.default === undefined ? 'required' : `default ${shownDefault(key)}`;
     const help = `${spec.doc} [env ${spec.env}; ${defaultText}]`;
     if (spec.arg === null) {
       // Booleans default to true in this table; the flag turns them off.
@@ -166,28 +181,166 @@ async function deadCommand(action: 'list' | 'retry' | 'discard', cmd: Command): 
   if (action !== 'list' && opts.id === undefined && opts.key === undefined && !opts.all) {
     throw new ConfigError(`dead ${action} needs --id <event id>, --key <key>${action === 'retry' ? ' or --all' : ''}: say which dead rows`);
   }
-  const limit = Number(opts.limit ?? 100);
-  if (!Number.isInteger(limit) || limit < 1) throw new ConfigError(`--limit ${JSON.stringify(opts.limit)} is invalid: expected a positive integer`);
-  const config = loadConfig('dead', sources(cmd, 'dead'));
-  // Logs (the discard audit lines) go to stderr here: stdout carries the command's answer.
-  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, undefined, config.logFormat, 2);
-  const pool = createPool(
-    { databaseUrl: config.databaseUrl, connectTimeoutMs: config.dbConnectTimeoutMs, applicationName: 'outbox-relay:dead', max: 1 },
-    log,
-  );
-  const out = { json: opts.json === true, write: (text: string) => void process.stdout.write(text) };
-  try {
-    await checkConnection(pool, config.databaseUrl);
-    const names = outboxNames(config.schema, config.table);
-    await checkSchema(pool, names);
+  const limit = positiveInt('--limit', opts.limit, 100);
+  return withOutbox('dead', cmd, { schema: true }, async ({ pool, names, log, out }) => {
     if (action === 'list') await listDead(pool, names, selector, limit, out);
     else await changeDead(action, pool, names, selector, { dryRun: opts.dryRun === true, log }, out);
     return ExitCode.OK;
+  });
+}
+
+interface OutboxContext {
+  pool: pg.Pool;
+  names: OutboxNames;
+  log: Logger;
+  out: { json: boolean; write(text: string): void; progress: NodeJS.WriteStream };
+}
+
+/**
+ * The frame of every operator command (dead, status, doctor, replay, prune): its settings, logs on
+ * stderr (stdout carries the answer), one pooled connection named `outbox-relay:<command>`, the
+ * connection checked (exit 3), the schema checked unless the command reports on it itself.
+ */
+async function withOutbox(
+  name: Exclude<CommandName, 'run' | 'migrate' | 'doctor'>,
+  cmd: Command,
+  options: { schema: boolean },
+  fn: (c: OutboxContext) => Promise<number>,
+): Promise<number> {
+  const config = loadConfig(name, sources(cmd, name));
+  return withOutboxConfig(name, config, cmd, options, fn);
+}
+
+async function withOutboxConfig(
+  name: CommandName,
+  config: { databaseUrl: string; dbConnectTimeoutMs: number; logLevel: string; schema: string; table: string },
+  cmd: Command,
+  options: { schema: boolean },
+  fn: (c: OutboxContext) => Promise<number>,
+): Promise<number> {
+  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, pino.destination({ fd: 2, sync: true }));
+  const pool = createPool(
+    { databaseUrl: config.databaseUrl, connectTimeoutMs: config.dbConnectTimeoutMs, applicationName: `outbox-relay:${name}`, max: 1 },
+    log,
+  );
+  const out = { json: cmd.opts<{ json?: boolean }>().json === true, write: (text: string) => void process.stdout.write(text), progress: process.stderr };
+  try {
+    await checkConnection(pool, config.databaseUrl);
+    const names = outboxNames(config.schema, config.table);
+    if (options.schema) await checkSchema(pool, names);
+    return await fn({ pool, names, log, out });
   } finally {
     await pool.end().catch(() => undefined);
     log.flush();
   }
 }
+
+function positiveInt(flag: string, value: string | undefined, fallback: number, min = 1): number {
+  const n = value === undefined ? fallback : Number(value);
+  if (!Number.isInteger(n) || n < min) throw new ConfigError(`${flag} ${JSON.stringify(value)} is invalid: expected an integer of at least ${min}`);
+  return n;
+}
+
+function duration(flag: string, value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new ConfigError(`${flag} ${JSON.stringify(value)} is invalid: expected ${DURATION_EXPECT}`);
+  return ms;
+}
+
+function time(flag: string, value: string, now: Date): Date {
+  const t = parseTime(value, now);
+  if (t === undefined) throw new ConfigError(`${flag} ${JSON.stringify(value)} is invalid: expected ${TIME_EXPECT}`);
+  return t;
+}
+
+async function statusCommand(cmd: Command): Promise<number> {
+  return withOutbox('status', cmd, { schema: true }, async ({ pool, names, out }) => {
+    await status(pool, names, out);
+    return ExitCode.OK;
+  });
+}
+
+async function doctorCommand(cmd: Command): Promise<number> {
+  const config = loadConfig('doctor', sources(cmd, 'doctor'));
+  return withOutboxConfig('doctor', config, cmd, { schema: false }, async ({ pool, names, out }) => {
+    const findings = await doctor(pool, names, { kafka: { brokers: config.kafkaBrokers, clientId: config.kafkaClientId, timeoutMs: 10_000 } }, out);
+    return findings.some((f) => f.severity === 'fail') ? ExitCode.DOCTOR_PROBLEMS : ExitCode.OK;
+  });
+}
+
+async function replayCommand(cmd: Command): Promise<number> {
+  const opts = cmd.opts<{ topic: string; since: string; until?: string; key?: string; batchSize?: string; dryRun?: boolean }>();
+  const batchSize = positiveInt('--batch-size', opts.batchSize, 500);
+  // Relative times ("2h") count back from the database's clock, read once, so --since and --until agree.
+  return withOutbox('replay', cmd, { schema: true }, async ({ pool, names, out }) => {
+    const now = (await pool.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now;
+    const since = time('--since', opts.since, now);
+    const until = opts.until === undefined ? now : time('--until', opts.until, now);
+    if (since >= until) throw new ConfigError(`--since ${opts.since} is not before --until ${opts.until ?? '(now)'}: nothing could match`);
+    await replay(pool, names, { topic: opts.topic, since, until, key: opts.key, batchSize, dryRun: opts.dryRun === true }, out);
+    return ExitCode.OK;
+  });
+}
+
+async function pruneCommand(cmd: Command): Promise<number> {
+  const opts = cmd.opts<{ olderThan: string; batchSize?: string; maxRowsPerSecond?: string; dryRun?: boolean }>();
+  const olderThanMs = duration('--older-than', opts.olderThan);
+  const batchSize = positiveInt('--batch-size', opts.batchSize, 1000);
+  const maxRowsPerSecond = positiveInt('--max-rows-per-second', opts.maxRowsPerSecond, 5000, 0);
+  return withOutbox('prune', cmd, { schema: true }, async ({ pool, names, out }) => {
+    await prune(pool, names, { olderThanMs, batchSize, maxRowsPerSecond, dryRun: opts.dryRun === true }, out);
+    return ExitCode.OK;
+  });
+}
+
+const STATUS_HELP = `
+Per topic: pending rows (not yet sent, including rows waiting for a retry and dead rows), the age
+of the oldest, rows waiting for a retry, dead rows, and the distinct keys those hold back. Then the
+relays connected (pg_stat_activity, by application_name: the claim pool and the LISTEN connection,
+with client address and since when), and whether the wake-up trigger is installed and enabled.
+
+Example:
+  outbox-relay status --json | jq '.topics[] | select(.dead > 0)'
+${EXIT_CODES_HELP}`;
+
+const DOCTOR_HELP = `
+Checks, one line each, ok / warn / FAIL, and the fix for what is not ok: the outbox table and its
+migration version, the pending index, the wake-up trigger, the privileges of the connecting role,
+server settings that would cut the relay short (statement_timeout, idle_session_timeout,
+transaction_timeout; the claim sets its own statement and idle-in-transaction timeouts), autovacuum
+on the outbox, Kafka reachability, and for every topic with pending rows: it exists, every
+partition has a leader and at least min.insync.replicas replicas in sync. Exits 6 when any check
+fails (warnings alone exit 0).
+
+Example:
+  outbox-relay doctor || echo "fix the FAIL lines above"
+${EXIT_CODES_HELP}`;
+
+const REPLAY_HELP = `
+Publishes again the rows of a topic that were sent in a time window. Works on what a relay running
+with --on-publish=mark kept (with delete, the default, nothing is kept: the command says so).
+Each row is copied as a NEW pending row: it goes behind every row already in the outbox (it never
+overtakes newer rows of its key), keeps its event id (the same event: a consumer deduplicating by
+the id header treats it as a duplicate) and carries the header replayed-from-seq=<seq of the
+original>, so a consumer can tell a replay from the first delivery. The
+running relay publishes the copies as usual. TIME is an ISO-8601 timestamp (no offset = UTC) or a
+duration ago (30m, 2h, 7d); the window is by sent_at, --since inclusive, --until exclusive.
+
+Examples:
+  outbox-relay replay --topic orders --since 2h --dry-run        # how many rows
+  outbox-relay replay --topic orders --since 2026-11-30T08:00Z --until 2026-11-30T09:00Z --key order-42
+${EXIT_CODES_HELP}`;
+
+const PRUNE_HELP = `
+Deletes sent rows (kept by --on-publish=mark) published more than DURATION ago: it walks the
+table in seq order, --batch-size rows at a time, each step one short transaction (never one huge
+DELETE), at most --max-rows-per-second rows deleted (0 = no limit).
+Pending, waiting and dead rows are never touched. Progress on stderr, a summary on stdout. To do
+this continuously, run the relay with OUTBOX_RETENTION instead.
+
+Example:
+  outbox-relay prune --older-than 7d --dry-run      # how many rows; then without --dry-run
+${EXIT_CODES_HELP}`;
 
 /**
  * Fault-test seams, inert unless the test harness turns them on with two variables:
@@ -228,6 +381,10 @@ export function buildProgram(handlers: {
   run: (cmd: Command) => Promise<number>;
   migrate: (cmd: Command) => Promise<number>;
   dead: (action: 'list' | 'retry' | 'discard', cmd: Command) => Promise<number>;
+  status: (cmd: Command) => Promise<number>;
+  doctor: (cmd: Command) => Promise<number>;
+  replay: (cmd: Command) => Promise<number>;
+  prune: (cmd: Command) => Promise<number>;
 }): {
   program: Command;
   result: () => Promise<number>;
@@ -291,11 +448,54 @@ export function buildProgram(handlers: {
       pending = handlers.dead(action, cmd);
     });
   }
+  const operations: ['status' | 'doctor' | 'replay' | 'prune', string, string, (c: Command) => Command][] = [
+    ['status', 'Show pending rows per topic, the relays connected and the wake-up trigger.', STATUS_HELP, (c) => c.option('--json', 'print one JSON object')],
+    ['doctor', 'Check the database, the privileges, the settings and Kafka; print each problem with its fix (exit 6 if any).', DOCTOR_HELP, (c) => c.option('--json', 'print the findings as JSON')],
+    [
+      'replay',
+      'Publish again the rows of a topic sent in a time window (kept by --on-publish=mark), as new pending rows.',
+      REPLAY_HELP,
+      (c) =>
+        c
+          .requiredOption('--topic <topic>', 'the topic whose rows to replay')
+          .requiredOption('--since <time>', 'rows sent at or after this time (ISO-8601, or a duration ago: 2h)')
+          .option('--until <time>', 'rows sent before this time (default: now)')
+          .option('--key <key>', 'only the rows of this key')
+          .option('--batch-size <rows>', 'rows copied per transaction (default 500)')
+          .option('--dry-run', 'count what would be replayed, change nothing')
+          .option('--json', 'print the result as JSON'),
+    ],
+    [
+      'prune',
+      'Delete sent rows (kept by --on-publish=mark) older than a duration, in short batches at a bounded rate.',
+      PRUNE_HELP,
+      (c) =>
+        c
+          .requiredOption('--older-than <duration>', 'delete rows sent longer ago than this (e.g. 7d, 12h)')
+          .option('--batch-size <rows>', 'rows looked at per transaction, in seq order (default 1000)')
+          .option('--max-rows-per-second <n>', 'rate limit, 0 = none (default 5000)')
+          .option('--dry-run', 'count what would be deleted, change nothing')
+          .option('--json', 'print the result as JSON'),
+    ],
+  ];
+  for (const [name, description, help, define] of operations) {
+    addSettings(define(program.command(name).description(description)).addHelpText('after', help), name).action((_opts, cmd: Command) => {
+      pending = handlers[name](cmd);
+    });
+  }
   return { program, result: () => pending };
 }
 
 export async function main(argv: string[] = process.argv): Promise<number> {
-  const { program, result } = buildProgram({ run: runCommand, migrate: migrateCommand, dead: deadCommand });
+  const { program, result } = buildProgram({
+    run: runCommand,
+    migrate: migrateCommand,
+    dead: deadCommand,
+    status: statusCommand,
+    doctor: doctorCommand,
+    replay: replayCommand,
+    prune: pruneCommand,
+  });
   try {
     if (argv.length <= 2) {
       program.outputHelp();

@@ -5,7 +5,7 @@
  * them into README.md and config/outbox-relay.env.example; test/unit/docs-tables.test.ts fails when
  * either file drifts from its definition.
  */
-import { SETTINGS, SETTING_KEYS } from './config.js';
+import { SETTINGS, SETTING_KEYS, shownDefault } from './config.js';
 import { EXIT_CODES } from './errors.js';
 import { METRICS_TABLE_END, METRICS_TABLE_START, renderMetricsTable } from './metrics/definitions.js';
 
@@ -24,7 +24,7 @@ export function renderSettingsTable(): string {
   for (const key of SETTING_KEYS) {
     const s = SETTINGS[key];
     const flag = s.arg === null ? `\`${s.flag.replace('--', '--no-')}\`` : `\`${s.flag} ${s.arg}\``;
-    const def = s.default === undefined ? '**required**' : `\`${String(s.default)}\``;
+    const def = s.default === undefined ? '**required**' : `\`${shownDefault(key)}\``;
     lines.push(`| \`${s.env}\` | ${cell(flag)} | ${def} | ${s.commands.join(', ')} | ${cell(s.doc)} |`);
   }
   lines.push('| — | `--env-file <path>` | — | run, migrate | Read settings from a .env file (repeatable; later files win). |');
@@ -67,7 +67,7 @@ export function renderEnvExample(): string {
     const s = SETTINGS[key];
     out.push('', ...comment(s.doc), `# ${s.default === undefined ? 'Required' : 'Optional'}; used by: ${s.commands.join(', ')}.`);
     if (s.default !== undefined) {
-      out.push(`# ${s.env}=${String(s.default)}`);
+      out.push(`# ${s.env}=${shownDefault(key)}`);
     } else if (s.example !== undefined) {
       out.push(`${s.env}=${s.example}`);
     } else {

@@ -11,11 +11,12 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
+import { DURATION_EXPECT, parseDuration } from './duration.js';
 import { ConfigError } from './errors.js';
 import { parseHttpAddr } from './http/address.js';
 import { IDENTIFIER, MAX_CHANNEL_LENGTH, MAX_SCHEMA_LENGTH, MAX_TABLE_LENGTH } from './names.js';
 
-export type Command = 'run' | 'migrate' | 'dead';
+export type Command = 'run' | 'migrate' | 'dead' | 'status' | 'doctor' | 'replay' | 'prune';
 
 interface SettingSpec<T> {
   /** Environment variable (and env-file key). */
@@ -38,8 +39,10 @@ interface SettingSpec<T> {
 }
 
 /** Settings every command needs: where the outbox is. */
-const ALL = ['run', 'migrate', 'dead'] as const;
+const ALL = ['run', 'migrate', 'dead', 'status', 'doctor', 'replay', 'prune'] as const;
 const RUN = ['run'] as const;
+/** Settings of the commands that talk to Kafka. */
+const KAFKA = ['run', 'doctor'] as const;
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])]).transform(
@@ -77,7 +80,7 @@ export const SETTINGS = {
       .string()
       .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean))
       .pipe(z.array(z.string().regex(/^[^\s:,]+:\d{1,5}$/)).min(1)),
-    commands: RUN,
+    commands: KAFKA,
   }),
   kafkaClientId: setting({
     env: 'KAFKA_CLIENT_ID',
@@ -87,7 +90,7 @@ export const SETTINGS = {
     doc: 'Kafka client id (shows up in broker logs and quotas).',
     expect: 'a non-empty string of letters, digits, ".", "_" or "-"',
     schema: z.string().regex(/^[A-Za-z0-9._-]+$/),
-    commands: RUN,
+    commands: KAFKA,
   }),
   schema: setting({
     env: 'OUTBOX_SCHEMA',
@@ -194,9 +197,24 @@ export const SETTINGS = {
     flag: '--on-publish',
     arg: '<delete|mark>',
     default: 'delete' as 'delete' | 'mark',
-    doc: 'After Kafka acknowledges a row: delete it (fastest, table stays small) or mark it sent (keeps an audit trail; prune it yourself).',
+    doc: 'After Kafka acknowledges a row: delete it (fastest, table stays small) or mark it sent (keeps an audit trail and what `replay` needs; bound it with --retention or `outbox-relay prune`).',
     expect: '"delete" or "mark"',
     schema: z.enum(['delete', 'mark']),
+    commands: RUN,
+  }),
+  retention: setting({
+    env: 'OUTBOX_RETENTION',
+    flag: '--retention',
+    arg: '<duration|off>',
+    default: null as number | null,
+    doc: 'Delete sent rows older than this (e.g. 7d), in short batches, while running: keeps a --on-publish=mark table bounded. off keeps them (prune with `outbox-relay prune`). In delete mode there is nothing to delete but sent rows an earlier mark-mode run left.',
+    expect: `off or ${DURATION_EXPECT}`,
+    schema: z.string().transform((s, ctx) => {
+      if (s === 'off') return null;
+      const ms = parseDuration(s);
+      if (ms === undefined) ctx.addIssue({ code: 'custom', message: 'not a duration' });
+      return ms ?? null;
+    }),
     commands: RUN,
   }),
   pollIntervalMs: setting({
@@ -312,10 +330,17 @@ export const SETTINGS = {
 };
 
 export type SettingKey = keyof typeof SETTINGS;
+
+/** A setting's default as --help and the README show it (null = the feature is off). */
+export function shownDefault(key: SettingKey): string | undefined {
+  const value: unknown = SETTINGS[key].default;
+  return value === undefined ? undefined : value === null ? 'off' : String(value);
+}
 type ValueOf<K extends SettingKey> = (typeof SETTINGS)[K] extends SettingSpec<infer T> ? T : never;
 export type Config = { [K in SettingKey]: ValueOf<K> };
 export type RunConfig = Config;
 export type MigrateConfig = Pick<Config, 'databaseUrl' | 'schema' | 'table' | 'dbConnectTimeoutMs' | 'logLevel' | 'logFormat'>;
+export type DoctorConfig = MigrateConfig & Pick<Config, 'kafkaBrokers' | 'kafkaClientId'>;
 
 export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
 
@@ -353,7 +378,8 @@ export function readEnvFiles(paths: string[]): Record<string, string> {
  * every invalid or missing setting, the value's expected shape, and where to set it.
  */
 export function loadConfig(command: 'run', sources: ConfigSources): RunConfig;
-export function loadConfig(command: 'migrate' | 'dead', sources: ConfigSources): MigrateConfig;
+export function loadConfig(command: 'migrate' | 'dead' | 'status' | 'replay' | 'prune', sources: ConfigSources): MigrateConfig;
+export function loadConfig(command: 'doctor', sources: ConfigSources): DoctorConfig;
 export function loadConfig(command: Command, sources: ConfigSources): Partial<Config> {
   const fileValues = readEnvFiles(sources.envFiles ?? []);
   const env = sources.env ?? {};

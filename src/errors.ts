@@ -23,6 +23,11 @@ export const EXIT_CODES = [
     meaning:
       'the database refuses what the relay needs: a missing privilege or object (SQLSTATE 42501, 42P01, 42703, 42883, 3F000; the line names it and the GRANT or migrate that fixes it), or completing a published batch failed the same way 5 times in a row (the batch stays pending)',
   },
+  {
+    code: 6,
+    name: 'DOCTOR_PROBLEMS',
+    meaning: '`outbox-relay doctor` found at least one problem (its FAIL lines say what and how to fix it; warnings alone exit 0)',
+  },
   { code: 130, name: 'FORCED', meaning: 'a second SIGTERM/SIGINT forced the exit' },
 ] as const;
 

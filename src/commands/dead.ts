@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import type { Logger } from '../log.js';
 import type { OutboxNames } from '../names.js';
+import { renderTable } from './table.js';
 import { discardDeadSql, listDeadSql, retryDeadSql, type DeadRow } from '../sql/failures.js';
 
 export interface DeadSelector {
@@ -75,9 +76,7 @@ function print(rows: DeadRow[], out: DeadOutput, summary: string): void {
   if (rows.length > 0) {
     const table = rows.map((r) => [r.seq, r.id, r.topic, r.key ?? '(null)', r.error_class, String(r.attempts), r.dead_at.toISOString(), r.last_error]);
     const head = ['seq', 'id', 'topic', 'key', 'class', 'attempts', 'dead since', 'last error'];
-    const widths = head.map((h, i) => Math.min(40, Math.max(h.length, ...table.map((t) => t[i]!.length))));
-    const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.slice(0, widths[i]).padEnd(widths[i]!))).join('  ');
-    out.write(`${[line(head), ...table.map(line)].join('\n')}\n`);
+    out.write(renderTable(head, table));
   }
   out.write(`${summary}\n`);
 }

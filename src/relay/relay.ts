@@ -42,6 +42,7 @@ import { nextStep } from './failures.js';
 import { fanOut, type RelayObserver } from './observer.js';
 import { Membership } from '../leases/membership.js';
 import { publishBatch, type BatchOutcome } from './publish-batch.js';
+import { Retention } from './retention.js';
 import { transition, type RelayEvent, type RelayState } from './state.js';
 import { Wakeup } from './wakeup.js';
 
@@ -104,6 +105,7 @@ export class Relay {
   #pool: pg.Pool | undefined;
   #membership: Membership | undefined;
   #listener: WakeListener | undefined;
+  #retention: Retention | undefined;
   #runPromise: Promise<void> | undefined;
   #stopPromise: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -199,6 +201,7 @@ export class Relay {
       throw refusal ? new DatabaseRefusedError(refusal, err) : err;
     }
     this.#to('started');
+    if (this.#config.retention !== null) this.#retention = new Retention(this.#pool!, this.names, this.#config.retention, this.#log);
     this.#log.info({ relayId: this.relayId, outbox: `${this.names.schema}.${this.names.table}`, listen: this.#config.listen }, 'relay started');
     try {
       await this.#loop();
@@ -615,6 +618,7 @@ export class Relay {
     const bounded = (what: string, ms: number, work: Promise<unknown> | undefined) =>
       work ? withDeadline(work, ms, what).catch((err: unknown) => errors.push(err)) : undefined;
     if (this.#waiting && this.#pool) await bounded('clearing the idle declaration', 1000, this.#clearWaiting());
+    await bounded('stopping retention', 1000, this.#retention?.stop());
     await bounded('handing the partition leases back', CLOSE_MS, this.#membership?.stop());
     // In parallel and bounded, so the exit comes at most CLOSE_MS after the shutdown deadline.
     await Promise.all([

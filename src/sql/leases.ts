@@ -69,3 +69,33 @@ export function leaveSql(n: OutboxNames): string {
 export function forgetMembersSql(n: OutboxNames): string {
   return `DELETE FROM ${n.members} WHERE expires_at < now() - interval '1 hour'`;
 }
+
+export interface OwnershipRow {
+  relay_id: string | null;
+  live_member: boolean;
+  started_at: Date | null;
+  heartbeat_at: Date | null;
+  partitions: number[];
+  /** Earliest acquisition among the partitions it holds. */
+  since: Date | null;
+}
+
+/**
+ * Who owns what, for `outbox-relay status`: every live member with the partitions it holds a live
+ * lease on, plus a row with relay_id NULL for the partitions nobody holds.
+ */
+export function ownershipSql(n: OutboxNames): string {
+  return `SELECT m.relay_id, true AS live_member, m.started_at, m.heartbeat_at,
+         ARRAY(SELECT partition::int FROM ${n.leases} l WHERE l.owner = m.relay_id AND l.expires_at > now() ORDER BY partition) AS partitions,
+         (SELECT min(acquired_at) FROM ${n.leases} l WHERE l.owner = m.relay_id AND l.expires_at > now()) AS since
+  FROM ${n.members} m WHERE m.expires_at > now()
+  UNION ALL
+  SELECT NULL, false, NULL, NULL,
+         ARRAY(SELECT partition::int FROM ${n.leases} l
+               WHERE l.owner IS NULL OR l.expires_at IS NULL OR l.expires_at <= now()
+                  OR NOT EXISTS (SELECT 1 FROM ${n.members} m WHERE m.relay_id = l.owner AND m.expires_at > now())
+               ORDER BY partition),
+         NULL
+  ORDER BY 1 NULLS LAST`;
+}
+

@@ -118,3 +118,13 @@ export function isStopped(pid: number): boolean {
 }
 
 export const started = (l: LogLine) => l.msg === 'relay started';
+
+/** Run an operator command (status, doctor, replay, prune, dead) to its end: exit code, raw stdout and stderr. */
+export function runCommand(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(BIN, args, { env: { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}

@@ -137,7 +137,8 @@ interface ComposeService {
 const compose = parseYaml(read('docker-compose.yml')) as { services: Record<string, ComposeService> };
 
 /** The CLI as bin/outbox-relay builds it (handlers unused), and its top-level command names. */
-const { program } = buildProgram({ run: async () => 0, migrate: async () => 0, dead: async () => 0 });
+const none = async () => 0;
+const { program } = buildProgram({ run: none, migrate: none, dead: none, status: none, doctor: none, replay: none, prune: none });
 const commands = program.commands.map((c) => c.name());
 
 const seconds = (duration: string) => {
