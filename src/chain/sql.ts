@@ -67,3 +67,36 @@ export async function batchedDelete(pool: pg.Pool, table: string, where: string,
     if ((r.rowCount ?? 0) < batchSize) return total;
   }
 }
+
+/**
+ * Run fn on a client checked out of the pool, as one transaction: BEGIN before, COMMIT after (fn may
+ * end it itself with ROLLBACK and return `{ ended: true }`-style results through its own value), and
+ * ROLLBACK when fn throws. While checked out the client has an 'error' listener (pg-pool removes its
+ * own), so a connection PostgreSQL ends mid-transaction fails the transaction instead of the process;
+ * such a client is discarded, not returned to the pool.
+ */
+export async function inTransaction<T>(pool: pg.Pool, fn: (tx: pg.PoolClient, end: (sql: 'COMMIT' | 'ROLLBACK') => Promise<void>) => Promise<T>): Promise<T> {
+  const tx = await pool.connect();
+  let broken = false;
+  let ended = false;
+  const onError = () => {
+    broken = true;
+  };
+  tx.on('error', onError);
+  const end = async (sql: 'COMMIT' | 'ROLLBACK') => {
+    ended = true;
+    await tx.query(sql);
+  };
+  try {
+    await tx.query('BEGIN');
+    const result = await fn(tx, end);
+    if (!ended) await end('COMMIT');
+    return result;
+  } catch (err) {
+    if (!broken) await tx.query('ROLLBACK').catch(() => (broken = true));
+    throw err;
+  } finally {
+    tx.off('error', onError);
+    tx.release(broken);
+  }
+}

@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { OutboxUsageError } from '../errors.js';
-import { batchedDelete, chainSql, runMigration, tableName, type TableName } from '../sql.js';
+import { batchedDelete, chainSql, inTransaction, runMigration, tableName, type TableName } from '../sql.js';
 import { quoteIdent } from '../../names.js';
 
 export { OutboxUsageError } from '../errors.js';
@@ -127,24 +127,21 @@ export function createIdempotencyStore(options: IdempotencyOptions): Idempotency
     async execute(request, handler) {
       if (!validKey(request.key)) throw new OutboxUsageError('idempotency key must be a string of 1 to 255 characters');
       const scope = request.scope ?? '';
-      const tx = await pool.connect();
-      let broken = false;
-      try {
-        await tx.query('BEGIN');
+      return inTransaction(pool, async (tx, end): Promise<Outcome> => {
         await tx.query(`SET LOCAL lock_timeout = ${Math.ceil(waitMs)}`);
         let claimed: boolean;
         try {
           claimed = ((await tx.query(claim, [scope, request.key, request.fingerprint, ttlMs])).rowCount ?? 0) > 0;
         } catch (err) {
           if ((err as { code?: unknown }).code !== LOCK_NOT_AVAILABLE) throw err;
-          await tx.query('ROLLBACK');
+          await end('ROLLBACK');
           return { kind: 'in-progress', retryAfterSeconds };
         }
         if (!claimed) {
           const row = (await tx.query(stored, [scope, request.key])).rows[0] as
             | { fingerprint: string; status: number | null; headers: Record<string, string>; body: string | null; created_at: Date }
             | undefined;
-          await tx.query('ROLLBACK');
+          await end('ROLLBACK');
           // Gone (purged) between the two statements, or never answered: treat it as still running.
           if (!row || row.status === null) return { kind: 'in-progress', retryAfterSeconds };
           if (row.fingerprint !== request.fingerprint) return { kind: 'mismatch' };
@@ -159,16 +156,8 @@ export function createIdempotencyStore(options: IdempotencyOptions): Idempotency
         checkResponse(response);
         const body = response.body === undefined ? null : JSON.stringify(response.body);
         await tx.query(respond, [scope, request.key, response.status, JSON.stringify(response.headers ?? {}), body]);
-        await tx.query('COMMIT');
         return { kind: 'executed', response };
-      } catch (err) {
-        await tx.query('ROLLBACK').catch(() => {
-          broken = true;
-        });
-        throw err;
-      } finally {
-        tx.release(broken);
-      }
+      });
     },
 
     purgeExpired({ batchSize = 1000 } = {}) {

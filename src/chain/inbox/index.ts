@@ -12,7 +12,7 @@
  */
 import type pg from 'pg';
 import { OutboxUsageError } from '../errors.js';
-import { batchedDelete, chainSql, runMigration, tableName, type TableName } from '../sql.js';
+import { batchedDelete, chainSql, inTransaction, runMigration, tableName, type TableName } from '../sql.js';
 import { quoteIdent } from '../../names.js';
 
 export { OutboxUsageError } from '../errors.js';
@@ -92,27 +92,16 @@ export function createInbox(options: InboxOptions): Inbox {
       ),
     async process(message, handler) {
       const eventId = keyOf(message);
-      const tx = await pool.connect();
-      let broken = false;
-      try {
-        await tx.query('BEGIN');
+      return inTransaction(pool, async (tx, end) => {
         // Waits for a concurrent transaction recording the same id; then conflicts (it committed) or not.
         const recorded = await tx.query(record, [consumer, eventId]);
         if (recorded.rowCount === 0) {
-          await tx.query('ROLLBACK');
-          return { outcome: 'duplicate', eventId };
+          await end('ROLLBACK');
+          return { outcome: 'duplicate', eventId } as const;
         }
         await handler(tx, message);
-        await tx.query('COMMIT');
-        return { outcome: 'processed', eventId };
-      } catch (err) {
-        await tx.query('ROLLBACK').catch(() => {
-          broken = true;
-        });
-        throw err;
-      } finally {
-        tx.release(broken);
-      }
+        return { outcome: 'processed', eventId } as const;
+      });
     },
     async isProcessed(eventId) {
       const r = await pool.query(`SELECT 1 FROM ${table.qualified} WHERE consumer = $1 AND event_id = $2`, [consumer, eventId]);
