@@ -8,7 +8,7 @@ import express from 'express';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createIdempotencyStore, type IdempotencyOptions, type IdempotencyStore } from '../../../src/chain/idempotency/index.js';
 import { idempotent, type ExpressIdempotentHandler } from '../../../src/chain/idempotency/express.js';
-import { gate } from '../../support/gate.js';
+import { gate, openAllGates } from '../../support/gate.js';
 import { createTestOutbox, type TestOutbox } from '../../support/outbox.js';
 
 
@@ -21,6 +21,7 @@ describe('request idempotency keys (Express adapter)', () => {
     db.pool.options.max = 12;
   });
   afterEach(async () => {
+    openAllGates();
     await new Promise((r) => (server ? server.close(r) : r(undefined)));
     server = undefined;
     await db.drop();

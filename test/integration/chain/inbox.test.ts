@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createInbox, type Inbox, type InboxMessage, type InboxTx } from '../../../src/chain/inbox/index.js';
 import { runKafkajsInbox } from '../../../src/chain/inbox/kafkajs.js';
 import { client, createTopic } from '../../support/kafka.js';
-import { gate } from '../../support/gate.js';
+import { gate, openAllGates } from '../../support/gate.js';
 import { createTestOutbox, uniqueName, waitFor, type TestOutbox } from '../../support/outbox.js';
 
 function message(id: string, offset = '0'): InboxMessage {
@@ -28,6 +28,7 @@ describe('consumer inbox', () => {
     await inbox.migrate();
   });
   afterEach(async () => {
+    openAllGates();
     await Promise.all(consumers.splice(0).map((c) => c.disconnect()));
     await db.drop();
   });
