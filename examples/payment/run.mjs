@@ -7,7 +7,7 @@
 //   (inbox + immutable ledger, one transaction)
 //
 // Two failures are forced: the client's request times out after the server charged and committed
-// (the client retries with the same key), and the relay is killed after Kafka acknowledged the event
+// (its answer is held back as by a slow network; the client retries with the same key), and the relay is killed after Kafka acknowledged the event
 // but before it marked the row (so the event is published, and delivered, twice).
 // Outcome: one charge, one outbox event delivered twice, one ledger entry.
 import { execFileSync, spawn } from 'node:child_process';
@@ -129,18 +129,25 @@ export async function runExample({ databaseUrl, kafkaBrokers, schema = 'payment_
 
     const key = randomUUID();
     const order = { customer: 'alice', amount: 4200 };
-    const post = (body, timeoutMs) =>
+    const post = (body, signal) =>
       fetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'idempotency-key': key },
         body: JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: signal ?? AbortSignal.timeout(30_000),
       });
 
-    say(`2. client: POST /payments ${JSON.stringify(order)} Idempotency-Key: ${key} (gives up after 500 ms)`);
-    service.delayNextResponse(2000); // the response is lost in a slow network after the commit
+    say(`2. client: POST /payments ${JSON.stringify(order)} Idempotency-Key: ${key}`);
+    say('   (the server charges and commits; its answer is held back, as by a slow network, until the client gives up)');
+    service.holdNextResponse(); // the answer will be lost in a slow network, after the commit
+    cleanup.push(() => service.releaseHeld());
+    const client = new AbortController();
+    const first = post(order, client.signal);
+    // The client's timeout fires once the server has committed (made deterministic for the example).
+    await until('the server to commit the charge', async () => (await dbState()).charges === 1);
+    client.abort(new DOMException('the client timed out', 'TimeoutError'));
     try {
-      await post(order, 500);
+      await first;
       result.firstAttempt = 'answered';
       say('   client saw: an answer (unexpected)');
     } catch (err) {
@@ -150,7 +157,7 @@ export async function runExample({ databaseUrl, kafkaBrokers, schema = 'payment_
     result.afterTimeout = await showDb('after the timeout');
 
     say('3. client: the same request again, same Idempotency-Key');
-    const retry = await post(order, 10_000);
+    const retry = await post(order);
     result.retry = { status: retry.status, replayed: retry.headers.get('idempotent-replayed') === 'true', body: await retry.json() };
     say(`   client saw: ${retry.status} ${JSON.stringify(result.retry.body)}  Idempotent-Replayed: ${retry.headers.get('idempotent-replayed')}`);
     await showDb('after the retry');
@@ -175,7 +182,7 @@ export async function runExample({ databaseUrl, kafkaBrokers, schema = 'payment_
     await showDb('after relay #2');
 
     say('6. client (a bug): the same Idempotency-Key with another amount');
-    const reuse = await post({ ...order, amount: 9900 }, 10_000);
+    const reuse = await post({ ...order, amount: 9900 });
     result.reuseStatus = reuse.status;
     say(`   client saw: ${reuse.status} ${JSON.stringify(await reuse.json())}`);
 

@@ -10,17 +10,17 @@ import { outboxProducer } from 'outbox-relay/producer';
 export function paymentService({ pool, schema, topic, store }) {
   const outbox = outboxProducer({ schema, table: 'outbox' });
   const app = express();
-  let delayNextResponseMs = 0;
+  let holdNext = false;
+  const held = [];
 
-  // For the example only: hold the next response back after the commit, as a slow network would,
-  // so the client gives up although the server charged.
+  // For the example only: hold the next response back after its transaction committed, as a slow
+  // network would, so the client gives up although the server charged.
   app.use((_req, res, next) => {
-    const delay = delayNextResponseMs;
-    delayNextResponseMs = 0;
-    if (delay > 0) {
+    if (holdNext) {
+      holdNext = false;
       const json = res.json.bind(res);
       res.json = (body) => {
-        setTimeout(() => json(body), delay).unref();
+        held.push(() => json(body));
         return res;
       };
     }
@@ -45,9 +45,12 @@ export function paymentService({ pool, schema, topic, store }) {
 
   return {
     app,
-    /** Delay the next response by ms after its transaction committed. */
-    delayNextResponse(ms) {
-      delayNextResponseMs = ms;
+    /** Hold the next response back (after its commit) until releaseHeld(). */
+    holdNextResponse() {
+      holdNext = true;
+    },
+    releaseHeld() {
+      for (const send of held.splice(0)) send();
     },
   };
 }
