@@ -128,7 +128,12 @@ export function createIdempotencyStore(options: IdempotencyOptions): Idempotency
       if (!validKey(request.key)) throw new OutboxUsageError('idempotency key must be a string of 1 to 255 characters');
       const scope = request.scope ?? '';
       return inTransaction(pool, async (tx, end): Promise<Outcome> => {
-        await tx.query(`SET LOCAL lock_timeout = ${Math.ceil(waitMs)}`);
+        // Bound the wait for a concurrent duplicate; the handler then gets the session's own setting back.
+        const before = (
+          await tx.query(`WITH s AS (SELECT current_setting('lock_timeout') AS v) SELECT s.v, set_config('lock_timeout', $1, true) FROM s`, [
+            String(Math.ceil(waitMs)),
+          ])
+        ).rows[0].v as string;
         let claimed: boolean;
         try {
           claimed = ((await tx.query(claim, [scope, request.key, request.fingerprint, ttlMs])).rowCount ?? 0) > 0;
@@ -151,7 +156,7 @@ export function createIdempotencyStore(options: IdempotencyOptions): Idempotency
             createdAt: row.created_at,
           };
         }
-        await tx.query('SET LOCAL lock_timeout = DEFAULT'); // the handler's own statements wait as usual
+        await tx.query(`SELECT set_config('lock_timeout', $1, true)`, [before]); // the handler's statements wait as usual
         const response = await handler(tx);
         checkResponse(response);
         const body = response.body === undefined ? null : JSON.stringify(response.body);

@@ -5,6 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express from 'express';
+import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createIdempotencyStore, type IdempotencyOptions, type IdempotencyStore } from '../../../src/chain/idempotency/index.js';
 import { idempotent, type ExpressIdempotentHandler } from '../../../src/chain/idempotency/express.js';
@@ -123,6 +124,23 @@ describe('request idempotency keys (Express adapter)', () => {
     expect(await store.purgeExpired({ batchSize: 1 })).toBe(1); // 'other'; k-exp is live again
     expect((await keys(store)).map((k) => k.key)).toEqual(['k-exp']);
     expect((await post('k-exp', { amount: 1 })).headers.get('idempotent-replayed')).toBe('true');
+  });
+
+  it('the handler runs with the session\'s own lock_timeout, not the duplicate wait', async () => {
+    const pool = new pg.Pool({ connectionString: db.databaseUrl, max: 2 });
+    pool.on('connect', (c) => void c.query("SET lock_timeout = '7s'")); // a session-level setting of the application's
+    try {
+      const store = createIdempotencyStore({ pool, schema: db.schema, waitMs: 100 });
+      await store.migrate();
+      const handler = async (tx: pg.PoolClient) => ({ status: 200, body: (await tx.query('SHOW lock_timeout')).rows[0] });
+      expect(await store.execute({ key: 'k-lt', fingerprint: 'f' }, handler)).toEqual({
+        kind: 'executed',
+        response: { status: 200, body: { lock_timeout: '7s' } },
+      });
+      expect((await pool.query('SHOW lock_timeout')).rows[0].lock_timeout).toBe('7s'); // and the session keeps it
+    } finally {
+      await pool.end();
+    }
   });
 
   it('a crash between the key insert and the commit leaves no key; the retry runs the request', async () => {
