@@ -32,7 +32,7 @@ await admin.disconnect();
 say('demo: outbox-relay migrate --schema demo');
 execFileSync('bin/outbox-relay', ['migrate'], { cwd: root, env: relayEnv, stdio: ['ignore', 'inherit', 'inherit'] });
 
-say('demo: starting outbox-relay run (its JSON logs are prefixed with "relay |")');
+say('demo: starting outbox-relay run (its JSON logs are prefixed with "relay |"); watch it at http://127.0.0.1:9464/metrics, /healthz and /readyz, or with `outbox-relay status --schema demo`');
 const relay = spawn('bin/outbox-relay', ['run'], { cwd: root, env: relayEnv, stdio: ['ignore', 'pipe', 'inherit'] });
 relay.stdout.setEncoding('utf8').on('data', (chunk) => {
   for (const line of chunk.split('\n').filter(Boolean)) say(`relay | ${line}`);
