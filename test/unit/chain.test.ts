@@ -27,6 +27,7 @@ describe('producer: toRow', () => {
     [{ topic: 't', payload: 10n }, /not JSON-serialisable/],
     [{ topic: 't', payload: 1, headers: { n: 1 } }, /header "n" must be a string/],
     [{ topic: 't', payload: 1, headers: { id: 'x' } }, /"id" is reserved/],
+    [{ topic: 't', payload: 1, headers: { seq: '7' } }, /"seq" is reserved/],
     [{ topic: 't', payload: 1, id: 'not-a-uuid' }, /is not a UUID/],
     [{ topic: 't', payload: 1, key: 5 }, /key must be a string/],
   ])('refuses bad event %#', (event, message) => {

@@ -34,7 +34,7 @@ export type OutboxEvent<Topics extends TopicMap = TopicMap> = {
     key?: string | null;
     /** Uint8Array/Buffer is sent byte for byte; anything else as JSON text. */
     payload: Topics[T];
-    /** Kafka headers (strings). `id` is reserved: the relay sends the event id under it. */
+    /** Kafka headers (strings). `id` and `seq` are reserved: the relay sends the event id and the row's position under them. */
     headers?: Record<string, string>;
     /** The event id (a UUID), e.g. one derived from the business change; default: a random UUID. */
     id?: string;
@@ -109,6 +109,7 @@ export function toRow(event: OutboxEvent, index = 0): OutboxRowInput {
   for (const [name, value] of Object.entries(headers)) {
     if (typeof value !== 'string') throw new OutboxUsageError(`${at}: header ${JSON.stringify(name)} must be a string`);
     if (name === 'id') throw new OutboxUsageError(`${at}: header "id" is reserved for the event id (the relay sends it); set the event's id instead`);
+    if (name === 'seq') throw new OutboxUsageError(`${at}: header "seq" is reserved for the row's position in the outbox (the relay sends it); use another header name`);
   }
   return { id: event.id ?? null, topic: event.topic, key: event.key ?? null, payload: encodePayload(event.payload, at), headers };
 }

@@ -120,7 +120,7 @@ describe('producer helper', () => {
     const received = await readAll([topic]);
     expect(received.map((m) => m.headers.id)).toEqual(enqueued.map((e) => e.id));
     expect(JSON.parse(received[0]!.value.toString('utf8'))).toEqual({ n: 1, text: 'grüße' });
-    expect(received[0]!.headers).toEqual({ type: 'Json', id: enqueued[0]!.id });
+    expect(received[0]!.headers).toEqual({ type: 'Json', id: enqueued[0]!.id, seq: enqueued[0]!.seq });
     expect([...received[1]!.value]).toEqual([9, 0, 9]);
     expect(received[1]!.key).toBe('k1');
   });
