@@ -43,7 +43,16 @@ for (let round = 0; round < rounds; round++) {
   for (const v of variants) {
     const schema = `bench_${randomBytes(4).toString('hex')}`;
     const topic = `bench.${schema}`;
-    await admin.createTopics({ topics: [{ topic, numPartitions: 6, replicationFactor: 1 }], waitForLeaders: true });
+    for (let attempt = 1; ; attempt++) {
+      // The broker's metadata can lag right after many topics were deleted: retry a few times.
+      try {
+        await admin.createTopics({ topics: [{ topic, numPartitions: 6, replicationFactor: 1 }], waitForLeaders: true });
+        break;
+      } catch (err) {
+        if (attempt >= 5) throw err;
+        await new Promise((res) => setTimeout(res, 1000));
+      }
+    }
     const names = outboxNames(schema, 'outbox');
     await migrate(pool, names, log);
     await pool.query(

@@ -85,7 +85,7 @@ export const METRICS = {
   claimDuration: metric({
     name: 'outbox_relay_claim_duration_seconds',
     type: 'histogram',
-    help: 'Time of one claim: BEGIN, claim lock and SELECT … FOR UPDATE SKIP LOCKED.',
+    help: 'Time of one claim: BEGIN, lease check and SELECT … FOR UPDATE SKIP LOCKED.',
     labels: [],
     buckets: STEP_SECONDS,
   }),

@@ -235,6 +235,15 @@ describe('alerting rules', () => {
     expect(read('README.md')).toContain('(docs/operations.md)');
   });
 
+  it("README's alerts table lists every alert with its runbook section", () => {
+    const readme = read('README.md');
+    for (const a of alerts) {
+      const row = readme.split('\n').find((l) => l.startsWith(`  | \`${a.alert}\` |`));
+      expect(row, `README row for ${a.alert}`).toBeDefined();
+      expect(row).toContain(`(${a.annotations!.runbook})`);
+    }
+  });
+
   it('alerts.test.yml has, for every alert, a case where it fires and one where it must not', () => {
     const tests = (parseYaml(read('config/prometheus/alerts.test.yml')) as {
       rule_files: string[];
