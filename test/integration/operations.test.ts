@@ -5,6 +5,7 @@
  * lines. /metrics while Kafka is down is in test/fault/kafka-outage.test.ts, and while PostgreSQL is
  * frozen in test/fault/postgres-restart.test.ts.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { useFixture } from '../support/fixture.js';
 import { health, httpPort, promtoolCheckMetrics, scrape } from '../support/http.js';
@@ -52,7 +53,8 @@ describe('operations: metrics, health and logs of a relay process', () => {
     expect(m.value('outbox_relay_listening')).toBe(1);
     expect(m.value('outbox_relay_ready')).toBe(1);
     expect(m.value('outbox_relay_standby')).toBe(0);
-    expect(m.value('outbox_relay_info', { version: process.env.npm_package_version ?? '0.2.0' })).toBe(1);
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(m.value('outbox_relay_info', { version })).toBe(1);
     expect(m.value('process_resident_memory_bytes')).toBeGreaterThan(0);
     // No key or event id ever becomes a label.
     expect(m.text).not.toMatch(/stuck|a0"|key=/);
