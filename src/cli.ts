@@ -18,7 +18,8 @@ import {
 import { checkConnection, createPool } from './db.js';
 import { ConfigError, ExitCode, RelayExit, describeError } from './errors.js';
 import { createLogger } from './log.js';
-import { checkSchema, migrate } from './migrate.js';
+import { resolveMapping } from './mapping/definition.js';
+import { checkSchema, migrate, migrationsFor } from './migrate.js';
 import { outboxNames } from './names.js';
 import { changeDead, listDead, type DeadSelector } from './commands/dead.js';
 import type { RelayHooks } from './relay/relay.js';
@@ -37,6 +38,20 @@ Exit codes:
   5    the database refuses what the relay needs: a missing privilege or object (the line says
        which and the GRANT or migrate that fixes it), or completing a batch keeps failing
   130  a second SIGTERM/SIGINT forced the exit`;
+
+const MAPPING_HELP = `
+Mapping (README "Kafka message mapping"): --mapping native publishes the relay's own table
+(topic/key/partition columns or a topic template, static headers, created_at as the Kafka
+timestamp, CloudEvents binary headers); --mapping debezium publishes an existing Debezium-style
+outbox table (--table) as Debezium's Outbox Event Router would: same topics, keys, values, headers.
+
+  outbox-relay migrate --mapping debezium --table outbox   # adds outbox_captured + triggers beside it
+  outbox-relay run --mapping debezium --table outbox
+
+Debezium mode: a row deleted in the transaction that inserted it is NEVER published. Debezium reads
+the write-ahead log, which still carries such a row; a polling relay only sees rows that exist when
+it reads. Applications that insert-then-delete must stop deleting (use --on-publish delete to let
+the relay delete published rows). Rows already in the table when \`migrate\` runs are not published.`;
 
 const ROOT_HELP = `
 outbox-relay publishes the rows your application writes to a PostgreSQL outbox table to Kafka:
@@ -62,8 +77,10 @@ function addSettings(cmd: Command, name: CommandName): Command {
     const spec = SETTINGS[key];
     const defaultText = spec.default === undefined ? 'required' : `default ${String(spec.default)}`;
     const help = `${spec.doc} [env ${spec.env}; ${defaultText}]`;
-    if (spec.arg === null) {
-      // Booleans default to true in this table; the flag turns them off.
+    if (spec.arg === null && spec.default === false) {
+      cmd.addOption(new Option(spec.flag, `${spec.doc} Off by default; this flag turns it on. [env ${spec.env}=true]`));
+    } else if (spec.arg === null) {
+      // The other booleans default to true; the flag turns them off.
       const off = `${spec.doc} On by default; this flag turns it off. [env ${spec.env}=false]`;
       cmd.addOption(new Option(`${spec.flag.replace('--', '--no-')}`, off));
     } else {
@@ -139,7 +156,7 @@ async function migrateCommand(cmd: Command): Promise<number> {
   try {
     await checkConnection(pool, config.databaseUrl);
     const names = outboxNames(config.schema, config.table);
-    const result = await migrate(pool, names, log);
+    const result = await migrate(pool, names, log, migrationsFor(resolveMapping(config)));
     const what = `${config.schema}.${config.table}`;
     process.stdout.write(
       result.applied.length > 0
@@ -188,9 +205,10 @@ async function deadCommand(action: 'list' | 'retry' | 'discard', cmd: Command): 
   try {
     await checkConnection(pool, config.databaseUrl);
     const names = outboxNames(config.schema, config.table);
-    await checkSchema(pool, names);
-    if (action === 'list') await listDead(pool, names, selector, limit, out);
-    else await changeDead(action, pool, names, selector, { dryRun: opts.dryRun === true, log }, out);
+    const mapping = resolveMapping(config);
+    await checkSchema(pool, names, migrationsFor(mapping).migrations);
+    if (action === 'list') await listDead(pool, names, mapping, selector, limit, out);
+    else await changeDead(action, pool, names, mapping, selector, { dryRun: opts.dryRun === true, log }, out);
     return ExitCode.OK;
   } finally {
     await pool.end().catch(() => undefined);
@@ -252,7 +270,7 @@ export function buildProgram(handlers: {
     program
       .command('run')
       .description('Publish pending outbox rows to Kafka until SIGTERM/SIGINT (LISTEN/NOTIFY wake-up, polling as safety net).')
-      .addHelpText('after', EXIT_CODES_HELP),
+      .addHelpText('after', `${MAPPING_HELP}\n${EXIT_CODES_HELP}`),
     'run',
   ).action((_opts, cmd: Command) => {
     pending = handlers.run(cmd);
@@ -261,7 +279,7 @@ export function buildProgram(handlers: {
     program
       .command('migrate')
       .description('Create or upgrade the outbox schema. Safe to run again and from many processes at once.')
-      .addHelpText('after', EXIT_CODES_HELP),
+      .addHelpText('after', `${MAPPING_HELP}\n${EXIT_CODES_HELP}`),
     'migrate',
   ).action((_opts, cmd: Command) => {
     pending = handlers.migrate(cmd);

@@ -46,7 +46,7 @@ import {
 } from 'kafkajs';
 import { UnavailableError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { toTopicMessages } from '../relay/batch.js';
+import { toTopicMessages } from './kafkajs-messages.js';
 import type { OutboxRow } from '../sql/claimBatch.js';
 import { withDeadline } from '../sleep.js';
 import { classifyPublishError } from './classify.js';

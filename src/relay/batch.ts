@@ -1,24 +1,12 @@
 /**
- * Pure mapping from claimed outbox rows to Kafka requests.
- *
- * Message mapping (README "Kafka message mapping"): key = row key (null stays null), value = payload
- * bytes unchanged, headers = the row's headers plus `id` = the event id (the event id wins over a
- * row header also called `id`, so consumers can always deduplicate on it).
+ * Pure batching of mapped rows (the mapping itself is src/mapping/; the conversion to the Kafka
+ * client's message type is the publisher's, src/publisher/kafkajs-messages.ts).
  */
-import type { Message, TopicMessages } from 'kafkajs';
 import type { OutboxRow } from '../sql/claimBatch.js';
-
-export function toMessage(row: OutboxRow): Message {
-  return {
-    key: row.key,
-    value: row.payload,
-    headers: { ...row.headers, id: row.id },
-  };
-}
 
 /** Bytes a row adds to a produce request, roughly: what batchMaxBytes limits. */
 export function rowSize(row: OutboxRow): number {
-  let size = row.payload.length + (row.key === null ? 0 : Buffer.byteLength(row.key)) + 36 + 2;
+  let size = (row.payload?.length ?? 0) + (row.key === null ? 0 : Buffer.byteLength(row.key));
   for (const [name, value] of Object.entries(row.headers)) size += Buffer.byteLength(name) + Buffer.byteLength(value);
   return size;
 }
@@ -44,15 +32,4 @@ export function chunkBySize<R extends OutboxRow>(rows: R[], maxBytes: number): R
   }
   if (current.length > 0) chunks.push(current);
   return chunks;
-}
-
-/** Group rows by topic for one kafkajs sendBatch call, keeping outbox order within each topic. */
-export function toTopicMessages(rows: OutboxRow[]): TopicMessages[] {
-  const byTopic = new Map<string, Message[]>();
-  for (const row of rows) {
-    let messages = byTopic.get(row.topic);
-    if (!messages) byTopic.set(row.topic, (messages = []));
-    messages.push(toMessage(row));
-  }
-  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 }
