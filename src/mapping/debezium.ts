@@ -136,29 +136,60 @@ function number(token: string): string {
   return javaDouble(Number(token));
 }
 
+/**
+ * A JSON string as Jackson writes it: non-ASCII characters of the Basic Multilingual Plane as they
+ * are, characters beyond it as escaped surrogate pairs (\uD83D\uDE00), control characters as
+ * upper-case \u00XX escapes.
+ */
+export function jacksonString(text: string): string {
+  let out = '"';
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    const c = text[i]!;
+    if (c === '"' || c === '\\') out += `\\${c}`;
+    else if (code < 0x20) out += SHORT_ESCAPES[c] ?? `\\u${hex4(code)}`;
+    else if (code >= 0xd800 && code <= 0xdfff) out += `\\u${hex4(code)}`;
+    else out += c;
+  }
+  return `${out}"`;
+}
+
+const SHORT_ESCAPES: Record<string, string> = { '\b': '\\b', '\t': '\\t', '\n': '\\n', '\f': '\\f', '\r': '\\r' };
+const hex4 = (code: number) => code.toString(16).toUpperCase().padStart(4, '0');
+
+/**
+ * The router builds the struct's schema from the values present: a field whose value is null, or an
+ * array without a non-null element, has no schema, and is left out.
+ */
+function hasSchema(v: Json): boolean {
+  return v !== null && !(Array.isArray(v) && v.every((x) => x === null));
+}
+
 function write(v: Json): string {
   if (v === null) return 'null';
   if (typeof v === 'boolean') return String(v);
-  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'string') return jacksonString(v);
   if (Array.isArray(v)) return `[${v.map(write).join(',')}]`;
   if ('num' in v) return number(v.num);
-  // The router builds the struct's schema from the fields present: a null field has no schema and is left out.
   return `{${v.obj
-    .filter(([, x]) => x !== null)
-    .map(([k, x]) => `${JSON.stringify(k)}:${write(x)}`)
+    .filter(([, x]) => hasSchema(x))
+    .map(([k, x]) => `${jacksonString(k)}:${write(x)}`)
     .join(',')}}`;
 }
 
 /**
  * table.expand.json.payload: the payload text parsed into a struct and written by JsonConverter
  * (schemas.enable=false): compact, key order kept, null fields dropped, numbers as Jackson writes
- * int/long/double. A payload that is not JSON is left a string, which JsonConverter writes as a JSON
- * string (the router logs "JSON expansion failed").
+ * int/long/double. Only an object is expanded: a payload that is not JSON, or is a JSON string,
+ * number or literal, is left a string, which JsonConverter writes as a JSON string (the router logs
+ * "JSON expansion failed"). A top-level array is treated the same here; Debezium 3.7.0 fails its
+ * task on one ("Invalid type for ARRAY"), see docs/debezium.md.
  */
 export function expandJsonPayload(text: string): string {
+  if (!text.startsWith('{')) return jacksonString(text);
   try {
     return write(parseJson(text));
   } catch {
-    return JSON.stringify(text);
+    return jacksonString(text);
   }
 }

@@ -37,8 +37,15 @@ export function rowMapper(m: Mapping): RowMapper {
         const text = value.toString('utf8');
         if (m.tombstoneOnEmptyPayload && text.trim() === '') value = null;
         else if (m.expandJsonPayload) value = Buffer.from(expandJsonPayload(text), 'utf8');
+      } else if (m.expandJsonPayload && !m.tombstoneOnEmptyPayload) {
+        // JsonConverter writes a null value that has a schema as the JSON text null, not as a
+        // tombstone: only route.tombstone.on.empty.payload drops the schema (found by test:compat).
+        value = Buffer.from('null');
       }
       const out: Record<string, string> = { id: row.id };
+      // A NULL column: the router sends a header with a null value; kafkajs 2.2.4 cannot encode one
+      // (its record encoder calls Buffer.byteLength(null) and throws), so the header is left out.
+      // The one known difference, docs/debezium.md.
       for (const [name, v] of headers as [string, string | null][]) if (v !== null) out[name] = v;
       return {
         seq: row.seq,

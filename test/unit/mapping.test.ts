@@ -70,7 +70,7 @@ describe('debezium mapping (the Outbox Event Router 3.7.0 rules)', () => {
   // The debezium source relation gives headers as [[name, value], …].
   const dbz = (over: Partial<MappingSettings> = {}) => (row: SourceRow) => map(over)({ ...row, headers: Array.isArray(row.headers) ? row.headers : [] });
 
-  it('routes by the default regex and replacement, key as is, id header first, then additional headers in order', () => {
+  it('routes by the default regex and replacement, key as is, id header first, then additional headers in order (a NULL column is left out: kafkajs cannot send a null header value)', () => {
     const row = map()(source({ topic: 'order', key: 'order-1', headers: [['eventType', 'OrderCreated'], ['n', null]] }));
     expect(row.topic).toBe('outbox.event.order');
     expect(row.key).toBe('order-1');
@@ -89,6 +89,9 @@ describe('debezium mapping (the Outbox Event Router 3.7.0 rules)', () => {
 
   it('tombstones: NULL payload always, blank payload only with route.tombstone.on.empty.payload', () => {
     expect(dbz()(source({ payload: null })).payload).toBeNull();
+    // With JsonConverter (expanded), a NULL payload is the JSON text null unless tombstones are asked for.
+    expect(dbz({ debeziumExpandJsonPayload: true })(source({ payload: null })).payload).toEqual(Buffer.from('null'));
+    expect(dbz({ debeziumExpandJsonPayload: true, debeziumTombstoneOnEmptyPayload: true })(source({ payload: null })).payload).toBeNull();
     expect(dbz()(source({ payload: Buffer.from(' ') })).payload).toEqual(Buffer.from(' '));
     expect(dbz({ debeziumTombstoneOnEmptyPayload: true })(source({ payload: Buffer.from(' ') })).payload).toBeNull();
   });
@@ -96,6 +99,11 @@ describe('debezium mapping (the Outbox Event Router 3.7.0 rules)', () => {
   it('table.expand.json.payload: compact, order kept, null fields dropped, numbers as Jackson writes them', () => {
     expect(expandJsonPayload('{"b": 1, "a": [1, 2], "n": null, "f": 1.0, "o": {"x": "é\\n"}}')).toBe('{"b":1,"a":[1,2],"f":1.0,"o":{"x":"é\\n"}}');
     expect(expandJsonPayload('not json')).toBe('"not json"');
+    expect(expandJsonPayload('"text"')).toBe('"\\"text\\""');
+    expect(expandJsonPayload('42')).toBe('"42"');
+    // Jackson: surrogate pairs and control characters escaped in upper-case hex, other non-ASCII as is;
+    // an empty array has no schema and is left out like null.
+    expect(expandJsonPayload('{"s": "é😀\\u0001\\\\u00e9", "e": [], "n": [null]}')).toBe('{"s":"é\\uD83D\\uDE00\\u0001\\\\u00e9"}');
     expect([javaDouble(1), javaDouble(0.5), javaDouble(1e7), javaDouble(1.5e-5), javaDouble(123.25)]).toEqual(['1.0', '0.5', '1.0E7', '1.5E-5', '123.25']);
     expect(dbz({ debeziumExpandJsonPayload: true })(source({ payload: Buffer.from('{"total": 42.50}') })).payload!.toString()).toBe('{"total":42.5}');
   });
