@@ -26,9 +26,13 @@ export function clearFailuresSql(n: OutboxNames): string {
   return `DELETE FROM ${n.failures} WHERE seq = ANY($1::bigint[])`;
 }
 
-/** Which dead rows a `dead` command acts on: $1 event id, $2 key, $3 topic (each NULL = any). */
+/**
+ * Which dead rows a `dead` command acts on: $1 event id, $2 key, $3 topic (each NULL = any). The id is
+ * compared as text (a debezium table's id column may not be a uuid); `--id` is a UUID, lower-cased as
+ * PostgreSQL prints uuids.
+ */
 const SELECTED = `f.dead_at IS NOT NULL
-    AND ($1::text IS NULL OR o.id = $1::text)
+    AND ($1::text IS NULL OR o.id = lower($1::text))
     AND ($2::text IS NULL OR f.key = $2::text)
     AND ($3::text IS NULL OR f.topic = $3::text)`;
 
