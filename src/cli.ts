@@ -5,7 +5,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { pino } from 'pino';
 import {
   SETTINGS,
   loadConfig,
@@ -14,12 +13,14 @@ import {
   shownDefault,
   type Command as CommandName,
   type ConfigSources,
+  type MigrateConfig,
   type SettingKey,
 } from './config.js';
 import { checkConnection, createPool } from './db.js';
 import { ConfigError, ExitCode, RelayExit, describeError, renderExitCodesHelp } from './errors.js';
 import { createLogger } from './log.js';
-import { checkSchema, migrate } from './migrate.js';
+import { resolveMapping, type Mapping } from './mapping/definition.js';
+import { checkSchema, migrate, migrationsFor } from './migrate.js';
 import { outboxNames } from './names.js';
 import { changeDead, listDead, type DeadSelector } from './commands/dead.js';
 import { doctor } from './commands/doctor.js';
@@ -37,6 +38,20 @@ import { onShutdownSignals } from './signals.js';
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const EXIT_CODES_HELP = renderExitCodesHelp();
+
+const MAPPING_HELP = `
+Mapping (README "Kafka message mapping"): --mapping native publishes the relay's own table
+(topic/key/partition columns or a topic template, static headers, created_at as the Kafka
+timestamp, CloudEvents binary headers); --mapping debezium publishes an existing Debezium-style
+outbox table (--table) as Debezium's Outbox Event Router would: same topics, keys, values, headers.
+
+  outbox-relay migrate --mapping debezium --table outbox   # adds outbox_captured + triggers beside it
+  outbox-relay run --mapping debezium --table outbox
+
+Debezium mode: a row deleted in the transaction that inserted it is NEVER published. Debezium reads
+the write-ahead log, which still carries such a row; a polling relay only sees rows that exist when
+it reads. Applications that insert-then-delete must stop deleting (use --on-publish delete to let
+the relay delete published rows). Rows already in the table when \`migrate\` runs are not published.`;
 
 const ROOT_HELP = `
 outbox-relay publishes the rows your application writes to a PostgreSQL outbox table to Kafka:
@@ -68,8 +83,10 @@ function addSettings(cmd: Command, name: CommandName): Command {
     const spec = SETTINGS[key];
     const defaultText = spec.default === undefined ? 'required' : `default ${shownDefault(key)}`;
     const help = `${spec.doc} [env ${spec.env}; ${defaultText}]`;
-    if (spec.arg === null) {
-      // Booleans default to true in this table; the flag turns them off.
+    if (spec.arg === null && spec.default === false) {
+      cmd.addOption(new Option(spec.flag, `${spec.doc} Off by default; this flag turns it on. [env ${spec.env}=true]`));
+    } else if (spec.arg === null) {
+      // The other booleans default to true; the flag turns them off.
       const off = `${spec.doc} On by default; this flag turns it off. [env ${spec.env}=false]`;
       cmd.addOption(new Option(`${spec.flag.replace('--', '--no-')}`, off));
     } else {
@@ -145,7 +162,7 @@ async function migrateCommand(cmd: Command): Promise<number> {
   try {
     await checkConnection(pool, config.databaseUrl);
     const names = outboxNames(config.schema, config.table);
-    const result = await migrate(pool, names, log);
+    const result = await migrate(pool, names, log, migrationsFor(resolveMapping(config)));
     const what = `${config.schema}.${config.table}`;
     process.stdout.write(
       result.applied.length > 0
@@ -182,9 +199,9 @@ async function deadCommand(action: 'list' | 'retry' | 'discard', cmd: Command): 
     throw new ConfigError(`dead ${action} needs --id <event id>, --key <key>${action === 'retry' ? ' or --all' : ''}: say which dead rows`);
   }
   const limit = positiveInt('--limit', opts.limit, 100);
-  return withOutbox('dead', cmd, { schema: true }, async ({ pool, names, log, out }) => {
-    if (action === 'list') await listDead(pool, names, selector, limit, out);
-    else await changeDead(action, pool, names, selector, { dryRun: opts.dryRun === true, log }, out);
+  return withOutbox('dead', cmd, { schema: true }, async ({ pool, names, mapping, log, out }) => {
+    if (action === 'list') await listDead(pool, names, mapping, selector, limit, out);
+    else await changeDead(action, pool, names, mapping, selector, { dryRun: opts.dryRun === true, log }, out);
     return ExitCode.OK;
   });
 }
@@ -192,6 +209,7 @@ async function deadCommand(action: 'list' | 'retry' | 'discard', cmd: Command): 
 interface OutboxContext {
   pool: pg.Pool;
   names: OutboxNames;
+  mapping: Mapping;
   log: Logger;
   out: { json: boolean; write(text: string): void; progress: NodeJS.WriteStream };
 }
@@ -213,12 +231,16 @@ async function withOutbox(
 
 async function withOutboxConfig(
   name: CommandName,
-  config: { databaseUrl: string; dbConnectTimeoutMs: number; logLevel: string; schema: string; table: string },
+  config: MigrateConfig,
   cmd: Command,
   options: { schema: boolean },
   fn: (c: OutboxContext) => Promise<number>,
 ): Promise<number> {
-  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, pino.destination({ fd: 2, sync: true }));
+  const mapping = resolveMapping(config);
+  if (mapping.kind !== 'native' && name !== 'dead') {
+    throw new ConfigError(`\`outbox-relay ${name}\` does not support --mapping ${mapping.kind} yet: it reads the relay's own outbox table (the capture table <table>_captured has seq and sent_at)`);
+  }
+  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, undefined, config.logFormat, 2);
   const pool = createPool(
     { databaseUrl: config.databaseUrl, connectTimeoutMs: config.dbConnectTimeoutMs, applicationName: `outbox-relay:${name}`, max: 1 },
     log,
@@ -227,8 +249,8 @@ async function withOutboxConfig(
   try {
     await checkConnection(pool, config.databaseUrl);
     const names = outboxNames(config.schema, config.table);
-    if (options.schema) await checkSchema(pool, names);
-    return await fn({ pool, names, log, out });
+    if (options.schema) await checkSchema(pool, names, migrationsFor(mapping).migrations);
+    return await fn({ pool, names, mapping, log, out });
   } finally {
     await pool.end().catch(() => undefined);
     log.flush();
@@ -400,7 +422,7 @@ export function buildProgram(handlers: {
     program
       .command('run')
       .description('Publish pending outbox rows to Kafka until SIGTERM/SIGINT (LISTEN/NOTIFY wake-up, polling as safety net).')
-      .addHelpText('after', EXIT_CODES_HELP),
+      .addHelpText('after', `${MAPPING_HELP}\n${EXIT_CODES_HELP}`),
     'run',
   ).action((_opts, cmd: Command) => {
     pending = handlers.run(cmd);
@@ -409,7 +431,7 @@ export function buildProgram(handlers: {
     program
       .command('migrate')
       .description('Create or upgrade the outbox schema. Safe to run again and from many processes at once.')
-      .addHelpText('after', EXIT_CODES_HELP),
+      .addHelpText('after', `${MAPPING_HELP}\n${EXIT_CODES_HELP}`),
     'migrate',
   ).action((_opts, cmd: Command) => {
     pending = handlers.migrate(cmd);

@@ -37,6 +37,7 @@ export class Daemon {
     this.#poller = new BacklogPoller({
       databaseUrl: config.databaseUrl,
       names: this.relay.names,
+      mapping: this.relay.mapping,
       intervalMs: config.backlogIntervalMs,
       connectTimeoutMs: config.dbConnectTimeoutMs,
       blockKeys: config.failedRowPolicy === 'block-key',

@@ -22,7 +22,8 @@ import { SchemaAheadError, UnavailableError } from './errors.js';
 import type { Logger } from './log.js';
 import { sqlstateOf } from './pg-errors.js';
 import { sleep } from './sleep.js';
-import { migrationPlaceholders, type OutboxNames } from './names.js';
+import type { Mapping } from './mapping/definition.js';
+import { migrationPlaceholders, quoteIdent, quoteLiteral, type OutboxNames } from './names.js';
 import {
   MIGRATION_LOCK_SQL,
   appliedVersionsSql,
@@ -39,6 +40,24 @@ export interface Migration {
 
 /** sql/migrations, found from both src/ (tests) and dist/ (the package). */
 export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'sql', 'migrations');
+/** The debezium mapping's own set: what the relay adds beside a table it did not create. */
+export const DEBEZIUM_MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'sql', 'migrations-debezium');
+
+/** The migrations of a mapping, and the placeholders they need beyond the names. */
+/** Native migrations the debezium mapping applies too, in this order, after its own. */
+const SHARED_WITH_DEBEZIUM = ['leases'];
+
+export function migrationsFor(m: Mapping): { migrations: Migration[]; placeholders: Record<string, string> } {
+  if (m.kind === 'native') return { migrations: loadMigrations(MIGRATIONS_DIR), placeholders: {} };
+  // The debezium set has its own first migration (the capture table beside the user's table), then
+  // shares the native set's membership and lease tables (they do not touch the outbox table).
+  const own = loadMigrations(DEBEZIUM_MIGRATIONS_DIR);
+  const shared = loadMigrations(MIGRATIONS_DIR).filter((n) => SHARED_WITH_DEBEZIUM.includes(n.name));
+  return {
+    migrations: [...own, ...shared.map((n, i) => ({ ...n, version: own.length + i + 1 }))],
+    placeholders: { id_col: quoteIdent(m.idField), id_col_literal: quoteLiteral(m.idField) },
+  };
+}
 
 const FILE_NAME = /^(\d{6})_([a-z0-9_]+)\.sql$/;
 
@@ -76,7 +95,7 @@ export async function migrate(
   pool: pg.Pool,
   names: OutboxNames,
   log: Logger,
-  options: { lockTimeoutMs?: number; ddlLockTimeoutMs?: number; ddlAttempts?: number; migrations?: Migration[] } = {},
+  options: { lockTimeoutMs?: number; ddlLockTimeoutMs?: number; ddlAttempts?: number; migrations?: Migration[]; placeholders?: Record<string, string> } = {},
 ): Promise<MigrateResult> {
   const attempts = options.ddlAttempts ?? 10;
   for (let attempt = 1; ; attempt++) {
@@ -105,12 +124,12 @@ async function migrateOnce(
   pool: pg.Pool,
   names: OutboxNames,
   log: Logger,
-  options: { lockTimeoutMs?: number; ddlLockTimeoutMs?: number; migrations?: Migration[] },
+  options: { lockTimeoutMs?: number; ddlLockTimeoutMs?: number; migrations?: Migration[]; placeholders?: Record<string, string> },
   state: { locked: boolean },
 ): Promise<MigrateResult> {
   const migrations = options.migrations ?? loadMigrations();
   const latest = migrations.at(-1)?.version ?? 0;
-  const placeholders = migrationPlaceholders(names);
+  const placeholders = { ...migrationPlaceholders(names), ...options.placeholders };
   return withTransaction(pool, async (client) => {
     await client.query(`SET LOCAL lock_timeout = ${Math.trunc(options.lockTimeoutMs ?? 60_000)}`);
     await client.query(MIGRATION_LOCK_SQL, [names.migrationLockKey]);

@@ -6,7 +6,7 @@
 
 /** Lower-case SQL identifier, short enough that the longest derived name stays within 63 bytes. */
 export const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
-export const MAX_TABLE_LENGTH = 48; // + "_migrations" (11) < 63
+export const MAX_TABLE_LENGTH = 48; // + "_migrations" (11), "_captured_idx" (13) < 63
 export const MAX_SCHEMA_LENGTH = 48;
 /** PostgreSQL rejects NOTIFY channels of 64 bytes or more; the channel is "schema.table". */
 export const MAX_CHANNEL_LENGTH = 63;
@@ -31,6 +31,17 @@ export interface OutboxNames {
   migrations: string;
   /** "schema"."table_failures": per-row failure state (attempts, next attempt, dead), migration 2. */
   failures: string;
+  /**
+   * Debezium mapping: "schema"."table_captured", one line per row of the user's outbox table that the
+   * relay is to publish (seq, the row's id, created_at, sent_at), filled by a trigger on that table.
+   */
+  captured: string;
+  /** Debezium mapping: the pending index of the capture table, its trigger function and triggers. */
+  capturedPendingIndex: string;
+  captureFunction: string;
+  captureTrigger: string;
+  forgetFunction: string;
+  forgetTrigger: string;
   /** The strict headers CHECK added by migration 2 (unqualified). */
   headersCheck: string;
   /** Channel name for LISTEN/NOTIFY (unquoted). */
@@ -64,6 +75,12 @@ export function outboxNames(schema: string, table: string): OutboxNames {
     notifyTrigger: quoteIdent(`${table}_notify`),
     migrations: q(`${table}_migrations`),
     failures: q(`${table}_failures`),
+    captured: q(`${table}_captured`),
+    capturedPendingIndex: quoteIdent(`${table}_captured_idx`),
+    captureFunction: q(`${table}_capture`),
+    captureTrigger: quoteIdent(`${table}_capture`),
+    forgetFunction: q(`${table}_forget`),
+    forgetTrigger: quoteIdent(`${table}_forget`),
     headersCheck: quoteIdent(`${table}_headers_strict`),
     channel: `${schema}.${table}`,
     members: q(`${table}_members`),
@@ -88,5 +105,11 @@ export function migrationPlaceholders(names: OutboxNames): Record<string, string
     members: names.members,
     leases: names.leases,
     headers_check: names.headersCheck,
+    captured: names.captured,
+    captured_pending_idx: names.capturedPendingIndex,
+    capture_fn: names.captureFunction,
+    capture_trg: names.captureTrigger,
+    forget_fn: names.forgetFunction,
+    forget_trg: names.forgetTrigger,
   };
 }

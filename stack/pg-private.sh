@@ -6,6 +6,8 @@
 #   stack/pg-private.sh destroy [port] stop and delete the cluster
 # Uses the machine's PostgreSQL binaries (/usr/lib/postgresql/<version>/bin); trust auth on 127.0.0.1
 # only; no Unix socket. As root, the cluster runs as the `postgres` user (initdb refuses root).
+# PG_PRIVATE_OPTS adds server options at start, e.g. "-c wal_level=logical -c max_replication_slots=10"
+# for logical decoding (stack/debezium.sh).
 set -euo pipefail
 cmd=${1:?usage: pg-private.sh start|stop|destroy [port]}
 port=${2:-5433}
@@ -27,7 +29,7 @@ start)
   fi
   if ! as_owner "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
     as_owner "$bin/pg_ctl" -D "$dir" -w -t 60 -l "$dir/server.log" \
-      -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c fsync=off" start >&2
+      -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c fsync=off ${PG_PRIVATE_OPTS:-}" start >&2
   fi
   echo "DATABASE_URL=postgres://postgres@127.0.0.1:$port/postgres"
   ;;

@@ -8,6 +8,8 @@ import type pg from 'pg';
 import { createPool } from '../db.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Mapping } from '../mapping/definition.js';
+import { topicLabel } from '../mapping/message.js';
 import type { OutboxNames } from '../names.js';
 import { backlogSql, toSample, type BacklogSample } from '../sql/backlog.js';
 import { sleep } from '../sleep.js';
@@ -15,6 +17,7 @@ import { sleep } from '../sleep.js';
 export interface BacklogPollerOptions {
   databaseUrl: string;
   names: OutboxNames;
+  mapping: Mapping;
   intervalMs: number;
   connectTimeoutMs: number;
   blockKeys: boolean;
@@ -53,11 +56,12 @@ export class BacklogPoller {
 
   /** One sample now (also used by the loop). */
   async sample(): Promise<BacklogSample> {
-    const sql = backlogSql(this.#o.names);
+    const sql = backlogSql(this.#o.names, this.#o.mapping);
+    const label = topicLabel(this.#o.mapping);
     const pool = this.#pool!;
     const topics = await pool.query<{ topic: string; pending: number; oldest_age: number | null; dead: number }>(sql.topics);
     const blocked = await pool.query<{ blocked: number }>(sql.blockedKeys, [this.#o.blockKeys]);
-    return toSample(topics.rows, blocked.rows[0]?.blocked ?? 0);
+    return toSample(topics.rows.map((r) => ({ ...r, topic: label(r.topic) })), blocked.rows[0]?.blocked ?? 0);
   }
 
   async #run(): Promise<void> {

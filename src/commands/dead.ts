@@ -5,6 +5,7 @@
  */
 import type pg from 'pg';
 import type { Logger } from '../log.js';
+import type { Mapping } from '../mapping/definition.js';
 import type { OutboxNames } from '../names.js';
 import { renderTable } from './table.js';
 import { discardDeadSql, listDeadSql, retryDeadSql, type DeadRow } from '../sql/failures.js';
@@ -24,8 +25,8 @@ function params(s: DeadSelector): unknown[] {
   return [s.id ?? null, s.key ?? null, s.topic ?? null];
 }
 
-export async function listDead(pool: pg.Pool, names: OutboxNames, selector: DeadSelector, limit: number, out: DeadOutput): Promise<DeadRow[]> {
-  const { rows } = await pool.query<DeadRow>(listDeadSql(names), [...params(selector), limit]);
+export async function listDead(pool: pg.Pool, names: OutboxNames, mapping: Mapping, selector: DeadSelector, limit: number, out: DeadOutput): Promise<DeadRow[]> {
+  const { rows } = await pool.query<DeadRow>(listDeadSql(names, mapping), [...params(selector), limit]);
   print(rows, out, `${rows.length} dead row${rows.length === 1 ? '' : 's'}${rows.length === limit ? ` (first ${limit}; --limit shows more)` : ''}`);
   return rows;
 }
@@ -39,6 +40,7 @@ export async function changeDead(
   action: 'retry' | 'discard',
   pool: pg.Pool,
   names: OutboxNames,
+  mapping: Mapping,
   selector: DeadSelector,
   options: { dryRun: boolean; log: Logger },
   out: DeadOutput,
@@ -47,7 +49,7 @@ export async function changeDead(
   let rows: DeadRow[];
   try {
     await client.query('BEGIN');
-    rows = (await client.query<DeadRow>(action === 'retry' ? retryDeadSql(names) : discardDeadSql(names), params(selector))).rows;
+    rows = (await client.query<DeadRow>(action === 'retry' ? retryDeadSql(names, mapping) : discardDeadSql(names, mapping), params(selector))).rows;
     await client.query(options.dryRun ? 'ROLLBACK' : 'COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);

@@ -39,6 +39,8 @@ export const ROW_FAILURE_CLASS: Readonly<Record<string, FailureClass>> = {
   INVALID_RECORD: 'refused',
   CORRUPT_MESSAGE: 'refused',
   INVALID_TOPIC_EXCEPTION: 'refused',
+  // A timestamp outside the topic's message.timestamp.after.max.ms / before.max.ms (OUTBOX_TIMESTAMP=created_at).
+  INVALID_TIMESTAMP: 'refused',
   TOPIC_AUTHORIZATION_FAILED: 'not-authorized',
   UNKNOWN_TOPIC_OR_PARTITION: 'unknown-topic',
 };

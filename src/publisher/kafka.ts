@@ -46,10 +46,11 @@ import {
 } from 'kafkajs';
 import { UnavailableError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { toTopicMessages } from '../relay/batch.js';
+import { toTopicMessages } from './kafkajs-messages.js';
 import type { OutboxRow } from '../sql/claimBatch.js';
 import { withDeadline } from '../sleep.js';
 import { classifyPublishError } from './classify.js';
+import type { Publisher } from './publisher.js';
 import { checkReceipt, partitionKey, type PartitionAck, type Receipt, type SentMessage } from './receipt.js';
 
 export interface PublisherOptions {
@@ -60,26 +61,8 @@ export interface PublisherOptions {
   log: Logger;
 }
 
-/** What the relay loop needs from a publisher. */
-export interface Publisher {
-  connect(): Promise<void>;
-  /**
-   * Send chunks one after another; resolves only when every chunk is acknowledged (receipt checked).
-   * timeoutMs bounds the whole call (default: the publisher's timeout).
-   */
-  send(chunks: OutboxRow[][], timeoutMs?: number): Promise<void>;
-  /** Which of these topics do not exist on the cluster (existing ones are remembered for a minute). */
-  missingTopics(topics: string[]): Promise<string[]>;
-  /**
-   * The partition (`topic:partition`) each row of the last send went to, by seq, as far as the client
-   * had chosen one. Lets a refused send be split by partition: Kafka appends or refuses one
-   * partition's records as a whole.
-   */
-  partitionsOfLastSend(): ReadonlyMap<string, string>;
-  /** Fence the producer and create a fresh one (new producer id, new sequence numbers). */
-  recreate(reason: string): Promise<void>;
-  disconnect(): Promise<void>;
-}
+/** The client-neutral seam (./publisher.ts); this module is its kafkajs implementation. */
+export type { Publisher } from './publisher.js';
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [KafkaLogLevel.ERROR]: 'warn', // kafkajs logs every failed connection attempt as ERROR; the relay logs the outcome

@@ -1,26 +1,12 @@
 /**
- * Pure mapping from claimed outbox rows to Kafka requests.
- *
- * Message mapping (README "Kafka message mapping"): key = row key (null stays null), value = payload
- * bytes unchanged, headers = the row's headers plus `id` = the event id and `seq` = the row's
- * position in the outbox (both win over row headers of the same names, so consumers can always
- * deduplicate on `id` and, per key, see gaps and repeats in `seq`).
+ * Pure batching of mapped rows (the mapping itself is src/mapping/; the conversion to the Kafka
+ * client's message type is the publisher's, src/publisher/kafkajs-messages.ts).
  */
-import type { Message, TopicMessages } from 'kafkajs';
 import type { OutboxRow } from '../sql/claimBatch.js';
-
-export function toMessage(row: OutboxRow): Message {
-  return {
-    key: row.key,
-    value: row.payload,
-    headers: { ...row.headers, id: row.id, seq: row.seq },
-  };
-}
 
 /** Bytes a row adds to a produce request, roughly: what batchMaxBytes limits. */
 export function rowSize(row: OutboxRow): number {
-  // id header: 2 + 36 bytes; seq header: 3 + its digits.
-  let size = row.payload.length + (row.key === null ? 0 : Buffer.byteLength(row.key)) + 38 + 3 + row.seq.length;
+  let size = (row.payload?.length ?? 0) + (row.key === null ? 0 : Buffer.byteLength(row.key));
   for (const [name, value] of Object.entries(row.headers)) size += Buffer.byteLength(name) + Buffer.byteLength(value);
   return size;
 }
@@ -46,15 +32,4 @@ export function chunkBySize<R extends OutboxRow>(rows: R[], maxBytes: number): R
   }
   if (current.length > 0) chunks.push(current);
   return chunks;
-}
-
-/** Group rows by topic for one kafkajs sendBatch call, keeping outbox order within each topic. */
-export function toTopicMessages(rows: OutboxRow[]): TopicMessages[] {
-  const byTopic = new Map<string, Message[]>();
-  for (const row of rows) {
-    let messages = byTopic.get(row.topic);
-    if (!messages) byTopic.set(row.topic, (messages = []));
-    messages.push(toMessage(row));
-  }
-  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 }

@@ -28,13 +28,15 @@ import { checkConnection, createPool, logConnectionLost, relayQueryTimeoutMs } f
 import { DatabaseRefusedError, describeError } from '../errors.js';
 import { WakeListener } from '../listener.js';
 import type { Logger } from '../log.js';
-import { checkSchema } from '../migrate.js';
+import { checkSchema, migrationsFor } from '../migrate.js';
 import { outboxNames, type OutboxNames } from '../names.js';
 import { RepeatedFailures, refusalMessage, roleOf } from '../pg-errors.js';
 import { classifyPublishError } from '../publisher/classify.js';
 import { KafkaPublisher, type Publisher } from '../publisher/kafka.js';
 import { beginClaimSql, claimBatchSql, type ClaimedRow, type OutboxRow } from '../sql/claimBatch.js';
-import { deleteSentSql, markSentSql } from '../sql/completeBatch.js';
+import { resolveMapping, type Mapping } from '../mapping/definition.js';
+import { rowMapper, type RowMapper, type SourceRow } from '../mapping/message.js';
+import { deleteSentSql, markSentSql } from '../mapping/source.js';
 import { clearFailuresSql, recordFailuresSql } from '../sql/failures.js';
 import { clearWaitingSql, setWaitingSql } from '../sql/wakeup.js';
 import { sleep, withDeadline } from '../sleep.js';
@@ -64,6 +66,8 @@ export interface RelayDeps {
   observers?: RelayObserver[];
 }
 
+type ClaimedSourceRow = SourceRow & Pick<ClaimedRow, 'attempts' | 'first_failed_at' | 'age'>;
+
 interface Claim {
   client: pg.PoolClient;
   rows: ClaimedRow[];
@@ -82,6 +86,8 @@ export interface RelayStats {
 
 export class Relay {
   readonly names: OutboxNames;
+  readonly mapping: Mapping;
+  readonly #mapRow: RowMapper;
   readonly relayId: string;
   readonly stats: RelayStats = { batches: 0, published: 0, failures: 0, rowFailures: 0 };
   #state: RelayState = 'created';
@@ -131,10 +137,12 @@ export class Relay {
     this.#log = log;
     this.names = outboxNames(config.schema, config.table);
     this.relayId = deps.relayId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.mapping = resolveMapping(config);
+    this.#mapRow = rowMapper(this.mapping);
     this.#sql = {
       begin: beginClaimSql(this.names, config.publishTimeoutMs, config.publishTimeoutMs + 10_000, this.relayId),
-      claim: claimBatchSql(this.names),
-      complete: config.onPublish === 'delete' ? deleteSentSql(this.names) : markSentSql(this.names),
+      claim: claimBatchSql(this.names, this.mapping),
+      complete: config.onPublish === 'delete' ? deleteSentSql(this.names, this.mapping) : markSentSql(this.names, this.mapping),
       recordFailures: recordFailuresSql(this.names),
       clearFailures: clearFailuresSql(this.names),
       setWaiting: setWaitingSql(this.names),
@@ -231,7 +239,7 @@ export class Relay {
       this.#log,
     );
     await checkConnection(this.#pool, c.databaseUrl);
-    await checkSchema(this.#pool, this.names);
+    await checkSchema(this.#pool, this.names, migrationsFor(this.mapping).migrations);
     this.#log.info({ outbox: `${this.names.schema}.${this.names.table}` }, 'connected to PostgreSQL');
     this.#membership = new Membership({
       pool: this.#pool,
@@ -409,8 +417,8 @@ export class Relay {
       claim.standby = begun.at(-1)?.rows[0]?.owns !== true;
       if (claim.standby) return claim;
       const c = this.#config;
-      const result = await client.query<ClaimedRow>(this.#sql.claim, [c.batchSize, c.failedRowPolicy === 'block-key', c.claimMaxBytes, this.relayId]);
-      claim.rows = result.rows;
+      const result = await client.query<ClaimedSourceRow>(this.#sql.claim, [c.batchSize, c.failedRowPolicy === 'block-key', c.claimMaxBytes, this.relayId]);
+      claim.rows = result.rows.map((r) => ({ ...this.#mapRow(r), attempts: r.attempts, first_failed_at: r.first_failed_at, age: r.age }));
       return claim;
     } catch (err) {
       await this.#release(claim, err);

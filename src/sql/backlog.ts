@@ -1,3 +1,5 @@
+import type { Mapping } from '../mapping/definition.js';
+import { sourceRelation } from '../mapping/source.js';
 import type { OutboxNames } from '../names.js';
 
 export interface TopicBacklog {
@@ -22,13 +24,13 @@ export interface BacklogSample {
  *    docs/operations.md; the failures table is normally empty.
  * 2. blocked keys: distinct keys of waiting or dead rows, when $1 (policy block-key) says they block.
  */
-export function backlogSql(n: OutboxNames): { topics: string; blockedKeys: string } {
+export function backlogSql(n: OutboxNames, m: Mapping): { topics: string; blockedKeys: string } {
   return {
     topics: `SELECT o.topic,
        count(*)::float8 AS pending,
        extract(epoch FROM now() - min(o.created_at) FILTER (WHERE f.dead_at IS NULL))::float8 AS oldest_age,
        count(f.dead_at)::float8 AS dead
-  FROM ${n.outbox} o
+  FROM ${sourceRelation(n, m)} o
   LEFT JOIN ${n.failures} f ON f.seq = o.seq
   WHERE o.sent_at IS NULL
   GROUP BY o.topic`,

@@ -1,16 +1,24 @@
+import { NATIVE_MAPPING, type Mapping } from '../mapping/definition.js';
+import { sourceRelation } from '../mapping/source.js';
 import { quoteLiteral, type OutboxNames } from '../names.js';
 import { ownedPartitionsSql, partitionOfSql } from './leases.js';
 
-/** One outbox row as the relay reads it. */
+/** One outbox row as the relay publishes it, after the mapping (src/mapping/message.ts). */
 export interface OutboxRow {
   /** bigint, kept as a string. */
   seq: string;
   id: string;
   topic: string;
+  /** The message key, and the key whose order the relay keeps (NULL = none). */
   key: string | null;
-  payload: Buffer;
-  /** What the producer wrote: an object of strings, unless the row predates migration 2 (see relay/validate.ts). */
+  /** The message value; null = a tombstone. */
+  payload: Buffer | null;
+  /** Every header of the message: an object of strings, unless the row predates migration 2 (see relay/validate.ts). */
   headers: Record<string, string>;
+  /** An explicit partition (a mapping's partition column), else null: the partitioner decides. */
+  partition?: number | null;
+  /** The Kafka timestamp in ms since the epoch, as a decimal string; null: the producer's clock. */
+  timestamp?: string | null;
 }
 
 /** A claimed row with its failure history. */
@@ -45,8 +53,13 @@ export interface ClaimedRow extends OutboxRow {
  *   (then the rows are completed) or the batch failed (then they are released). A crashed relay's
  *   connection closes and its locks go with it, so nothing stays stuck.
  * Walks the partial index on (seq) WHERE sent_at IS NULL.
+ *
+ * The rows come from the mapping's source relation (src/mapping/source.ts): the outbox itself, or
+ * in debezium mode the capture table joined with the user's table, with the same columns either way.
+ * They still need the mapping's rowMapper (src/mapping/message.ts) to become OutboxRows.
  */
-export function claimBatchSql(n: OutboxNames): string {
+export function claimBatchSql(n: OutboxNames, m: Mapping = NATIVE_MAPPING): string {
+  const source = sourceRelation(n, m);
   const claimable = `o.sent_at IS NULL
       AND ${partitionOfSql('o')} = ANY (${ownedPartitionsSql(n, '$4')})
       AND NOT EXISTS (SELECT 1 FROM held h WHERE h.seq = o.seq)
@@ -57,22 +70,22 @@ export function claimBatchSql(n: OutboxNames): string {
   ), blocked AS (
     SELECT key, min(seq) AS from_seq FROM held WHERE $2::boolean AND key IS NOT NULL GROUP BY key
   ), locked AS (
-    SELECT o.seq, o.id, o.topic, o.key, o.payload, o.headers, o.created_at FROM ${n.outbox} o
+    SELECT o.seq, o.id, o.topic, o.key, o.payload, o.headers, o.partition, o.created_at, o.ce_type FROM ${source} o
     WHERE ${claimable}
     ORDER BY o.seq
     LIMIT $1
     FOR UPDATE SKIP LOCKED
   ), skipped AS (
-    SELECT o.seq, o.key FROM ${n.outbox} o
+    SELECT o.seq, o.key FROM ${source} o
     WHERE o.seq <= (SELECT max(seq) FROM locked) AND o.key IS NOT NULL
       AND ${claimable}
       AND NOT EXISTS (SELECT 1 FROM locked l WHERE l.seq = o.seq)
   ), kept AS (
-    SELECT l.*, sum(octet_length(l.payload)) OVER (ORDER BY l.seq) - octet_length(l.payload) AS bytes_before
+    SELECT l.*, sum(coalesce(octet_length(l.payload), 0)) OVER (ORDER BY l.seq) - coalesce(octet_length(l.payload), 0) AS bytes_before
     FROM locked l
     WHERE NOT EXISTS (SELECT 1 FROM skipped s WHERE s.key = l.key AND s.seq < l.seq)
   )
-  SELECT k.seq, k.id, k.topic, k.key, k.payload, k.headers,
+  SELECT k.seq, k.id, k.topic, k.key, k.payload, k.headers, k.partition, k.created_at, k.ce_type,
          coalesce(f.attempts, 0) AS attempts, f.first_failed_at,
          extract(epoch FROM statement_timestamp() - k.created_at)::float8 AS age
   FROM kept k

@@ -2,6 +2,8 @@
  * The failures table (migration 2): one line per row that failed to publish. Every statement the
  * relay and the `dead` commands run against it.
  */
+import type { Mapping } from '../mapping/definition.js';
+import { sourceRelation, trackingTable } from '../mapping/source.js';
 import type { OutboxNames } from '../names.js';
 
 /**
@@ -24,9 +26,13 @@ export function clearFailuresSql(n: OutboxNames): string {
   return `DELETE FROM ${n.failures} WHERE seq = ANY($1::bigint[])`;
 }
 
-/** Which dead rows a `dead` command acts on: $1 event id, $2 key, $3 topic (each NULL = any). */
+/**
+ * Which dead rows a `dead` command acts on: $1 event id, $2 key, $3 topic (each NULL = any). The id is
+ * compared as text (a debezium table's id column may not be a uuid); `--id` is a UUID, lower-cased as
+ * PostgreSQL prints uuids.
+ */
 const SELECTED = `f.dead_at IS NOT NULL
-    AND ($1::uuid IS NULL OR o.id = $1::uuid)
+    AND ($1::text IS NULL OR o.id = lower($1::text))
     AND ($2::text IS NULL OR f.key = $2::text)
     AND ($3::text IS NULL OR f.topic = $3::text)`;
 
@@ -47,26 +53,29 @@ const DEAD_COLUMNS = `f.seq, o.id, f.topic, f.key, octet_length(o.payload) AS by
          f.attempts, f.first_failed_at, f.dead_at`;
 
 /** Dead rows in outbox order; $4 = most rows. */
-export function listDeadSql(n: OutboxNames): string {
+export function listDeadSql(n: OutboxNames, m: Mapping): string {
   return `SELECT ${DEAD_COLUMNS}
-  FROM ${n.failures} f JOIN ${n.outbox} o ON o.seq = f.seq
+  FROM ${n.failures} f JOIN ${sourceRelation(n, m)} o ON o.seq = f.seq
   WHERE ${SELECTED}
   ORDER BY f.seq
   LIMIT $4`;
 }
 
 /** Make dead rows pending again: they keep their seq, so their place in their key's order. */
-export function retryDeadSql(n: OutboxNames): string {
-  return `DELETE FROM ${n.failures} f USING ${n.outbox} o
+export function retryDeadSql(n: OutboxNames, m: Mapping): string {
+  return `DELETE FROM ${n.failures} f USING ${sourceRelation(n, m)} o
   WHERE o.seq = f.seq AND ${SELECTED}
   RETURNING ${DEAD_COLUMNS}`;
 }
 
-/** Delete dead rows from the outbox for good (their failure lines go in the same statement). */
-export function discardDeadSql(n: OutboxNames): string {
+/**
+ * Delete dead rows from the outbox for good (their failure lines go in the same statement). In
+ * debezium mode the capture line goes; the user's row stays in their table, never to be published.
+ */
+export function discardDeadSql(n: OutboxNames, m: Mapping): string {
   return `WITH gone AS (
-    DELETE FROM ${n.outbox} o USING ${n.failures} f
-    WHERE o.seq = f.seq AND ${SELECTED}
+    DELETE FROM ${trackingTable(n, m)} d USING ${n.failures} f, ${sourceRelation(n, m)} o
+    WHERE d.seq = f.seq AND o.seq = f.seq AND ${SELECTED}
     RETURNING ${DEAD_COLUMNS}
   ), forgotten AS (
     DELETE FROM ${n.failures} WHERE seq IN (SELECT seq FROM gone)

@@ -21,7 +21,7 @@ describe('LISTEN/NOTIFY wake-up', () => {
   function startRelay(overrides: Record<string, string>): Relay {
     return fixture.start(
       new Relay(fixture.outbox.config(overrides), silentLog, {
-        hooks: { afterAck: (rows) => rows.forEach((r) => acks.push({ payload: r.payload.toString(), at: performance.now() })) },
+        hooks: { afterAck: (rows) => rows.forEach((r) => acks.push({ payload: String(r.payload), at: performance.now() })) },
       }),
     );
   }
@@ -160,7 +160,7 @@ describe('LISTEN/NOTIFY wake-up', () => {
     const r = fixture.start(
       new Relay(fixture.outbox.config({ OUTBOX_POLL_INTERVAL_MS: LONG_POLL }), silentLog, {
         hooks: {
-          afterAck: (rows) => rows.forEach((row) => acks.push({ payload: row.payload.toString(), at: performance.now() })),
+          afterAck: (rows) => rows.forEach((row) => acks.push({ payload: String(row.payload), at: performance.now() })),
           // The race window: the claim saw nothing and the relay has not declared itself idle yet, so
           // this commit sends no NOTIFY.
           beforeDeclareWaiting: async () => {

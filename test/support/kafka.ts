@@ -9,6 +9,10 @@ export interface Received {
   offset: string;
   key: string | null;
   value: Buffer;
+  /** The value was null (a tombstone); `value` is then empty. */
+  tombstone?: boolean;
+  /** The message timestamp, ms since the epoch, as kafkajs gives it. */
+  timestamp?: string;
   headers: Record<string, string>;
 }
 
@@ -77,6 +81,8 @@ export async function readAll(topics: string[], timeoutMs = 60_000, brokers?: st
             offset: message.offset,
             key: message.key === null ? null : message.key.toString('utf8'),
             value: message.value ?? Buffer.alloc(0),
+            tombstone: message.value === null,
+            timestamp: message.timestamp,
             headers: headersOf(message.headers),
           });
           if (received.length >= expected) {

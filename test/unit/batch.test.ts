@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chunkBySize, rowSize, toMessage, toTopicMessages } from '../../src/relay/batch.js';
+import { toMessage, toTopicMessages } from '../../src/publisher/kafkajs-messages.js';
+import { chunkBySize, rowSize } from '../../src/relay/batch.js';
 import type { OutboxRow } from '../../src/sql/claimBatch.js';
 
 const row = (seq: number, over: Partial<OutboxRow> = {}): OutboxRow => ({
@@ -12,15 +13,16 @@ const row = (seq: number, over: Partial<OutboxRow> = {}): OutboxRow => ({
   ...over,
 });
 
-describe('message mapping', () => {
-  it('maps key, payload bytes and headers, adding the event id as header `id`', () => {
-    const r = row(1, { key: null, headers: { type: 'A' }, payload: Buffer.from([0, 1, 255]) });
-    expect(toMessage(r)).toEqual({ key: null, value: Buffer.from([0, 1, 255]), headers: { type: 'A', id: r.id, seq: r.seq } });
+describe('kafkajs messages from mapped rows (the id header comes from the mapping, test/unit/mapping.test.ts)', () => {
+  it('takes key, payload bytes and headers as they are', () => {
+    const r = row(1, { key: null, headers: { type: 'A', id: 'x' }, payload: Buffer.from([0, 1, 255]) });
+    expect(toMessage(r)).toEqual({ key: null, value: Buffer.from([0, 1, 255]), headers: { type: 'A', id: 'x' } });
   });
 
-  it('lets the event id win over a row header called id', () => {
-    const r = row(2, { headers: { id: 'spoof', seq: '999' } });
-    expect(toMessage(r).headers).toEqual({ id: r.id, seq: '2' });
+  it('passes a tombstone, an explicit partition and a timestamp through', () => {
+    const r = row(2, { payload: null, partition: 2, timestamp: '1700000000000' });
+    expect(toMessage(r)).toEqual({ key: 'k002', value: null, headers: {}, partition: 2, timestamp: '1700000000000' });
+    expect(toMessage(row(3, { partition: null, timestamp: null }))).not.toHaveProperty('partition');
   });
 
   it('groups by topic keeping outbox order within each topic', () => {
@@ -52,10 +54,12 @@ describe('chunkBySize', () => {
 });
 
 describe('rowSize and chunk boundaries', () => {
-  it('counts payload, key, the id and seq headers and the row headers', () => {
-    expect(rowSize(row(1, { payload: Buffer.alloc(10), key: 'abc', headers: {} }))).toBe(10 + 3 + 36 + 2 + 3 + 1);
-    expect(rowSize(row(1, { payload: Buffer.alloc(10), key: null, headers: {} }))).toBe(10 + 36 + 2 + 3 + 1);
-    expect(rowSize(row(1, { payload: Buffer.alloc(10), key: 'é', headers: { ab: 'cdé' } }))).toBe(10 + 2 + 36 + 2 + 3 + 1 + 2 + 4);
+  it('counts payload, key and every header (the mapped row carries the id header)', () => {
+    const id = { id: '00000000-0000-4000-8000-000000000001' };
+    expect(rowSize(row(1, { payload: Buffer.alloc(10), key: 'abc', headers: id }))).toBe(10 + 3 + 36 + 2);
+    expect(rowSize(row(1, { payload: Buffer.alloc(10), key: null, headers: id }))).toBe(10 + 36 + 2);
+    expect(rowSize(row(1, { payload: Buffer.alloc(10), key: 'é', headers: { ab: 'cdé', ...id } }))).toBe(10 + 2 + 36 + 2 + 2 + 4);
+    expect(rowSize(row(1, { payload: null, key: 'abc', headers: id }))).toBe(3 + 36 + 2);
   });
 
   it('fills a chunk up to exactly the limit, and never opens with an empty chunk', () => {

@@ -100,6 +100,7 @@ describe('classifyPublishError: every listed type, and how causes are walked', (
       INVALID_RECORD: 'refused',
       CORRUPT_MESSAGE: 'refused',
       INVALID_TOPIC_EXCEPTION: 'refused',
+      INVALID_TIMESTAMP: 'refused',
       TOPIC_AUTHORIZATION_FAILED: 'not-authorized',
       UNKNOWN_TOPIC_OR_PARTITION: 'unknown-topic',
     });
