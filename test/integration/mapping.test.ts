@@ -27,7 +27,7 @@ describe('native mapping options', () => {
         [r.topic ?? 'unused', r.aggregate_type ?? null, r.aggregate_id ?? null, r.part ?? null, r.event_type ?? null, r.payload, JSON.stringify(r.headers ?? {}), r.created_at ?? null],
       );
     }
-    return (await fixture.outbox.pool.query<{ id: string; created_at: Date }>(`SELECT id, created_at FROM ${fixture.outbox.names.outbox} ORDER BY seq`)).rows;
+    return (await fixture.outbox.pool.query<{ id: string; seq: string; created_at: Date }>(`SELECT id, seq, created_at FROM ${fixture.outbox.names.outbox} ORDER BY seq`)).rows;
   }
 
   async function relayUntilDrained(env: Record<string, string>): Promise<void> {
@@ -95,11 +95,11 @@ describe('native mapping options', () => {
 
     const got = await readAll([topic]);
     expect(got).toHaveLength(2);
-    expect(got[0]!.headers).toEqual({ env: 'row-wins', service: 'orders', type: 'Created', id: ids[0]!.id });
+    expect(got[0]!.headers).toEqual({ env: 'row-wins', service: 'orders', type: 'Created', id: ids[0]!.id, seq: ids[0]!.seq });
     expect(got[0]!.tombstone).toBe(false);
     expect(got[0]!.value.toString()).toBe('{"v":1}');
     expect(got[0]!.timestamp).toBe(String(Date.parse('2026-01-02T03:04:05.678Z')));
-    expect(got[1]!.headers).toEqual({ env: 'prod', service: 'orders', id: ids[1]!.id });
+    expect(got[1]!.headers).toEqual({ env: 'prod', service: 'orders', id: ids[1]!.id, seq: ids[1]!.seq });
     expect(got[1]!.tombstone).toBe(true);
     expect(got[1]!.timestamp).toBe(String(Date.parse('2026-01-02T03:04:06.000Z')));
   });
@@ -151,6 +151,7 @@ describe('native mapping options', () => {
         ce_time: '2026-03-04T05:06:07.089Z',
         'content-type': 'application/json',
         id: ids[0]!.id,
+        seq: ids[0]!.seq,
       },
       // NULL in the type column: ce_type is the topic (CloudEvents requires a type).
       {
@@ -161,6 +162,7 @@ describe('native mapping options', () => {
         ce_time: '2026-03-04T05:06:08.000Z',
         'content-type': 'application/json',
         id: ids[1]!.id,
+        seq: ids[1]!.seq,
       },
     ]);
     expect(got[0]!.value.toString()).toBe('{"total":42}');
