@@ -36,6 +36,8 @@ Exit codes:
   4    the database schema is newer than this outbox-relay: upgrade it
   5    the database refuses what the relay needs: a missing privilege or object (the line says
        which and the GRANT or migrate that fixes it), or completing a batch keeps failing
+  7    Kafka refuses the relay: TLS handshake, SASL login or OAUTHBEARER token, or idempotent
+       writes not allowed (the line says which setting or ACL to fix)
   130  a second SIGTERM/SIGINT forced the exit`;
 
 const ROOT_HELP = `
@@ -62,12 +64,17 @@ function addSettings(cmd: Command, name: CommandName): Command {
     const spec = SETTINGS[key];
     const defaultText = spec.default === undefined ? 'required' : `default ${String(spec.default)}`;
     const help = `${spec.doc} [env ${spec.env}; ${defaultText}]`;
-    if (spec.arg === null) {
+    if (spec.arg === null && spec.default === false) {
+      cmd.addOption(new Option(spec.flag, `${spec.doc} [env ${spec.env}=true]`));
+    } else if (spec.arg === null) {
       // Booleans default to true in this table; the flag turns them off.
       const off = `${spec.doc} On by default; this flag turns it off. [env ${spec.env}=false]`;
       cmd.addOption(new Option(`${spec.flag.replace('--', '--no-')}`, off));
     } else {
       cmd.addOption(new Option(`${spec.flag} ${spec.arg}`, help));
+    }
+    if ('secret' in spec && spec.secret) {
+      cmd.addOption(new Option(`${spec.flag}-file <path>`, `read ${spec.env} from this file (trailing newline removed) [env ${spec.env}_FILE]`));
     }
   }
   cmd.addOption(
@@ -88,8 +95,24 @@ function flagValues(cmd: Command, name: CommandName): ConfigSources['flags'] {
   return flags;
 }
 
+/** `--<secret flag>-file <path>` values given on the command line. */
+function fileFlagValues(cmd: Command, name: CommandName): ConfigSources['fileFlags'] {
+  const files: Partial<Record<SettingKey, string>> = {};
+  const opts = cmd.opts<Record<string, unknown>>();
+  for (const key of settingsFor(name)) {
+    const attr = `${key}File`;
+    if (cmd.getOptionValueSource(attr) === 'cli') files[key] = opts[attr] as string;
+  }
+  return files;
+}
+
 function sources(cmd: Command, name: CommandName): ConfigSources {
-  return { flags: flagValues(cmd, name), env: process.env, envFiles: cmd.opts<{ envFile?: string[] }>().envFile ?? [] };
+  return {
+    flags: flagValues(cmd, name),
+    fileFlags: fileFlagValues(cmd, name),
+    env: process.env,
+    envFiles: cmd.opts<{ envFile?: string[] }>().envFile ?? [],
+  };
 }
 
 async function runCommand(cmd: Command): Promise<number> {

@@ -11,9 +11,14 @@ export function renderSettingsTable(): string {
   const lines = ['| Environment | Flag | Default | Commands | Description |', '|---|---|---|---|---|'];
   for (const key of SETTING_KEYS) {
     const s = SETTINGS[key];
-    const flag = s.arg === null ? `\`${s.flag.replace('--', '--no-')}\`` : `\`${s.flag} ${s.arg}\``;
-    const def = s.default === undefined ? '**required**' : `\`${String(s.default)}\``;
-    lines.push(`| \`${s.env}\` | ${flag.replace(/\|/g, '\\|')} | ${def} | ${s.commands.join(', ')} | ${s.doc.replace(/\|/g, '\\|')} |`);
+    let flag = s.arg === null ? `\`${s.default === false ? s.flag : s.flag.replace('--', '--no-')}\`` : `\`${s.flag} ${s.arg}\``;
+    let env = `\`${s.env}\``;
+    if ('secret' in s && s.secret) {
+      env += `<br>\`${s.env}_FILE\``;
+      flag += `<br>\`${s.flag}-file <path>\``;
+    }
+    const def = s.default !== undefined ? `\`${String(s.default)}\`` : 'optional' in s && s.optional ? '—' : '**required**';
+    lines.push(`| ${env} | ${flag.replace(/\|/g, '\\|')} | ${def} | ${s.commands.join(', ')} | ${s.doc.replace(/\|/g, '\\|')} |`);
   }
   lines.push('| — | `--env-file <path>` | — | run, migrate | Read settings from a .env file (repeatable; later files win). |');
   return `${TABLE_START}\n${lines.join('\n')}\n${TABLE_END}`;

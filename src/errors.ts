@@ -19,6 +19,12 @@ export const ExitCode = {
    * …; src/pg-errors.ts), or completing a published batch failed identically again and again.
    */
   DB_REFUSED: 5,
+  /**
+   * Kafka refuses the relay itself: a TLS handshake failed (untrusted or wrong certificate, client
+   * certificate missing or refused), the SASL login failed, or idempotent writes are not allowed for
+   * its principal. Restarting will not help; the line names the setting or ACL to fix.
+   */
+  KAFKA_REFUSED: 7,
   /** A second signal forced the exit before the graceful shutdown finished. */
   FORCED: 130,
 } as const;
@@ -47,6 +53,13 @@ export class UnavailableError extends RelayExit {
   constructor(message: string, cause?: unknown) {
     super(message, ExitCode.UNAVAILABLE, { cause });
     this.name = 'UnavailableError';
+  }
+}
+
+export class KafkaRefusedError extends RelayExit {
+  constructor(message: string, cause?: unknown) {
+    super(message, ExitCode.KAFKA_REFUSED, { cause });
+    this.name = 'KafkaRefusedError';
   }
 }
 

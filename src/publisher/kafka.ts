@@ -44,12 +44,15 @@ import {
   type TopicMessages,
   type logCreator,
 } from 'kafkajs';
-import { UnavailableError, describeError } from '../errors.js';
+import type { Compression } from '../config.js';
+import { ConfigError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { toTopicMessages } from '../relay/batch.js';
 import type { OutboxRow } from '../sql/claimBatch.js';
 import { withDeadline } from '../sleep.js';
 import { classifyPublishError } from './classify.js';
+import { compressionType, registerCodec } from './codecs.js';
+import { connectFailure, kafkaSecurity, type KafkaSecurity, type SecuritySettings } from './security.js';
 import { checkReceipt, partitionKey, type PartitionAck, type Receipt, type SentMessage } from './receipt.js';
 
 export interface PublisherOptions {
@@ -58,7 +61,25 @@ export interface PublisherOptions {
   /** Bound on one batch (all its chunks) and on connecting. */
   timeoutMs: number;
   log: Logger;
+  /** TLS and SASL settings (default: PLAINTEXT, no SASL); files are read in the constructor. */
+  security?: Omit<SecuritySettings, 'kafkaBrokers'>;
+  /** Produce-request compression (default none). */
+  compression?: Compression;
 }
+
+const NO_SECURITY: Omit<SecuritySettings, 'kafkaBrokers'> = {
+  kafkaSsl: false,
+  kafkaSslCaFile: undefined,
+  kafkaSslCertFile: undefined,
+  kafkaSslKeyFile: undefined,
+  kafkaSslKeyPassword: undefined,
+  kafkaSslServername: undefined,
+  kafkaSaslMechanism: 'none',
+  kafkaSaslUsername: undefined,
+  kafkaSaslPassword: undefined,
+  kafkaSaslOauthbearerTokenFile: undefined,
+  kafkaSaslOauthbearerTokenCommand: undefined,
+};
 
 /** What the relay loop needs from a publisher. */
 export interface Publisher {
@@ -169,13 +190,29 @@ export class KafkaPublisher implements Publisher {
   /** The last send's chunks and messages; partitionsOfLastSend() reads them only after a refusal. */
   #last: { chunk: OutboxRow[]; topicMessages: TopicMessages[] }[] = [];
 
-  constructor(private readonly options: PublisherOptions) {}
+  readonly #settings: SecuritySettings;
+  readonly #security: KafkaSecurity;
+  readonly #compression: ReturnType<typeof compressionType>;
+
+  constructor(private readonly options: PublisherOptions) {
+    this.#settings = { ...NO_SECURITY, ...options.security, kafkaBrokers: options.brokers };
+    this.#security = kafkaSecurity(this.#settings);
+    this.#compression = compressionType(options.compression ?? 'none');
+  }
+
+  /** How the relay connects, for log lines: "SASL/SCRAM-SHA-512 over TLS", "PLAINTEXT". */
+  get securityName(): string {
+    return this.#security.describe;
+  }
 
   #kafka(socketFactory?: ISocketFactory): Kafka {
     const o = this.options;
+    const { ssl, sasl } = this.#security;
     return new Kafka({
       clientId: o.clientId,
       brokers: o.brokers,
+      ...(ssl ? { ssl } : {}),
+      ...(sasl ? { sasl } : {}),
       connectionTimeout: 3000,
       requestTimeout: o.timeoutMs,
       ...(socketFactory ? { socketFactory } : {}),
@@ -200,16 +237,17 @@ export class KafkaPublisher implements Publisher {
   }
 
   async connect(): Promise<void> {
+    const compression = this.options.compression ?? 'none';
+    await registerCodec(compression).catch((err: unknown) => {
+      throw new ConfigError(`KAFKA_COMPRESSION=${compression} cannot load its codec (${describeError(err)}): reinstall outbox-relay's dependencies for this platform, or choose another codec`);
+    });
     const current = this.#newProducer();
     try {
       await withDeadline(current.producer.connect(), this.options.timeoutMs, 'connecting to Kafka');
     } catch (err) {
       current.fence();
       await withDeadline(current.producer.disconnect(), 5000, 'disconnecting').catch(() => undefined);
-      throw new UnavailableError(
-        `cannot connect to Kafka at ${this.options.brokers.join(',')} (${describeError(err)}): check KAFKA_BROKERS and that the brokers are up`,
-        err,
-      );
+      throw connectFailure(err, this.#settings, { tokenRequested: this.#security.tokenRequested() });
     }
     current.connected = true;
     this.#current = current;
@@ -265,7 +303,12 @@ export class KafkaPublisher implements Publisher {
   async #sendChunk(producer: Producer, topicMessages: TopicMessages[]): Promise<void> {
     let pending = topicMessages;
     for (let resend = 0; ; resend++) {
-      const acks = await producer.sendBatch({ topicMessages: pending, acks: -1, timeout: this.options.timeoutMs });
+      const acks = await producer.sendBatch({
+        topicMessages: pending,
+        acks: -1,
+        timeout: this.options.timeoutMs,
+        ...(this.#compression !== undefined ? { compression: this.#compression } : {}),
+      });
       const receipt = checkReceipt(sentMessages(pending), acks.map(toPartitionAck));
       if (receipt.complete) return;
       if (resend >= MAX_RESENDS || receipt.problems.length > 0) throw new IncompleteReceiptError(receipt);

@@ -33,6 +33,7 @@ import { outboxNames, type OutboxNames } from '../names.js';
 import { RepeatedFailures, refusalMessage, roleOf } from '../pg-errors.js';
 import { classifyPublishError } from '../publisher/classify.js';
 import { KafkaPublisher, type Publisher } from '../publisher/kafka.js';
+import { kafkaSecurityName } from '../publisher/security.js';
 import { beginClaimSql, claimBatchSql, type ClaimedRow, type OutboxRow } from '../sql/claimBatch.js';
 import { deleteSentSql, markSentSql } from '../sql/completeBatch.js';
 import { clearFailuresSql, recordFailuresSql } from '../sql/failures.js';
@@ -140,7 +141,14 @@ export class Relay {
     this.#observe = fanOut(...(deps.observers ?? []));
     this.#publisher =
       deps.publisher ??
-      new KafkaPublisher({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId, timeoutMs: config.publishTimeoutMs, log });
+      new KafkaPublisher({
+        brokers: config.kafkaBrokers,
+        clientId: config.kafkaClientId,
+        timeoutMs: config.publishTimeoutMs,
+        log,
+        security: config,
+        compression: config.kafkaCompression,
+      });
   }
 
   get state(): RelayState {
@@ -230,7 +238,7 @@ export class Relay {
       await this.#publisher.disconnect();
       return;
     }
-    this.#log.info({ brokers: c.kafkaBrokers }, 'connected to Kafka');
+    this.#log.info({ brokers: c.kafkaBrokers, security: kafkaSecurityName(c), compression: c.kafkaCompression }, 'connected to Kafka');
     this.#observe.connected();
     if (c.listen) {
       this.#listener = new WakeListener({
