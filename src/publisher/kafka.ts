@@ -52,7 +52,7 @@ import type { OutboxRow } from '../sql/claimBatch.js';
 import { withDeadline } from '../sleep.js';
 import { classifyPublishError } from './classify.js';
 import { compressionType, registerCodec } from './codecs.js';
-import { connectFailure, kafkaSecurity, type KafkaSecurity, type SecuritySettings } from './security.js';
+import { NO_SECURITY, connectFailure, kafkaSecurity, type KafkaSecurity, type SecuritySettings } from './security.js';
 import { checkReceipt, partitionKey, type PartitionAck, type Receipt, type SentMessage } from './receipt.js';
 
 export interface PublisherOptions {
@@ -67,19 +67,6 @@ export interface PublisherOptions {
   compression?: Compression;
 }
 
-const NO_SECURITY: Omit<SecuritySettings, 'kafkaBrokers'> = {
-  kafkaSsl: false,
-  kafkaSslCaFile: undefined,
-  kafkaSslCertFile: undefined,
-  kafkaSslKeyFile: undefined,
-  kafkaSslKeyPassword: undefined,
-  kafkaSslServername: undefined,
-  kafkaSaslMechanism: 'none',
-  kafkaSaslUsername: undefined,
-  kafkaSaslPassword: undefined,
-  kafkaSaslOauthbearerTokenFile: undefined,
-  kafkaSaslOauthbearerTokenCommand: undefined,
-};
 
 /** What the relay loop needs from a publisher. */
 export interface Publisher {

@@ -35,6 +35,21 @@ export type SecuritySettings = Pick<
   | 'kafkaSaslOauthbearerTokenCommand'
 >;
 
+/** PLAINTEXT without SASL: the defaults of the security settings. */
+export const NO_SECURITY: Omit<SecuritySettings, 'kafkaBrokers'> = {
+  kafkaSsl: false,
+  kafkaSslCaFile: undefined,
+  kafkaSslCertFile: undefined,
+  kafkaSslKeyFile: undefined,
+  kafkaSslKeyPassword: undefined,
+  kafkaSslServername: undefined,
+  kafkaSaslMechanism: 'none',
+  kafkaSaslUsername: undefined,
+  kafkaSaslPassword: undefined,
+  kafkaSaslOauthbearerTokenFile: undefined,
+  kafkaSaslOauthbearerTokenCommand: undefined,
+};
+
 export interface KafkaSecurity {
   ssl?: ConnectionOptions;
   sasl?: SASLOptions;

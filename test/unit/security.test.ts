@@ -4,23 +4,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { kafkaSecurityProblems, loadConfig, loggableConfig } from '../../src/config.js';
 import { ConfigError, ExitCode } from '../../src/errors.js';
-import { connectFailure, jwtExpiry, kafkaSecurity, refreshAt, tlsEnabled, tokenSource, TOKEN_REREAD_MS, type SecuritySettings } from '../../src/publisher/security.js';
+import { NO_SECURITY, connectFailure, jwtExpiry, kafkaSecurity, refreshAt, tlsEnabled, tokenSource, TOKEN_REREAD_MS, type SecuritySettings } from '../../src/publisher/security.js';
 
 const base = { DATABASE_URL: 'postgres://u@127.0.0.1:5432/db', KAFKA_BROKERS: 'kafka-1.example.com:9093' };
-const none: SecuritySettings = {
-  kafkaBrokers: ['kafka-1.example.com:9093'],
-  kafkaSsl: false,
-  kafkaSslCaFile: undefined,
-  kafkaSslCertFile: undefined,
-  kafkaSslKeyFile: undefined,
-  kafkaSslKeyPassword: undefined,
-  kafkaSslServername: undefined,
-  kafkaSaslMechanism: 'none',
-  kafkaSaslUsername: undefined,
-  kafkaSaslPassword: undefined,
-  kafkaSaslOauthbearerTokenFile: undefined,
-  kafkaSaslOauthbearerTokenCommand: undefined,
-};
+const none: SecuritySettings = { ...NO_SECURITY, kafkaBrokers: ['kafka-1.example.com:9093'] };
 const scram: SecuritySettings = { ...none, kafkaSsl: true, kafkaSaslMechanism: 'scram-sha-512', kafkaSaslUsername: 'relay', kafkaSaslPassword: 'pw' };
 
 function jwt(claims: object): string {
