@@ -6,6 +6,9 @@
 #   stack/secure-broker.sh down   stop it (SIGTERM, then SIGKILL after 30 s)
 #   stack/secure-broker.sh tool CLASS ARGS...
 #                                 one of Kafka's own tools against the plaintext admin listener
+#   stack/secure-broker.sh dump TOPIC...
+#                                 Kafka's DumpLogSegments on the topics' partition-0 logs: each record
+#                                 batch with its codec, each record with its payload (decoded by Kafka)
 #
 # Listeners on 127.0.0.1 (BASE = SECURE_KAFKA_PORT, default 9392):
 #   BASE    SASL_SSL        PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER (unsecured JWTs)
@@ -257,13 +260,20 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   env) print_env ;;
+  dump)
+    shift
+    files=()
+    for t in "$@"; do files+=("$DATA/$t-0/"*.log); done
+    "$JAVA" "${TOOL_JAVA_OPTS[@]}" -cp "$KAFKA_LIBS/*" org.apache.kafka.tools.DumpLogSegments --deep-iteration --print-data-log \
+      --files "$(IFS=,; echo "${files[*]}")"
+    ;;
   tool)
     [[ -n "${2:-}" ]] || die "tool needs a class name"
     shift
     tool "$@"
     ;;
   *)
-    sed -n '2,22p' "$0" >&2
+    sed -n '2,25p' "$0" >&2
     exit 2
     ;;
 esac

@@ -3,7 +3,9 @@
  * snappy need a codec registered in its CompressionCodecs table. The codecs come from registry
  * packages that install without downloads from elsewhere (docs/compression.md has the choice and the
  * measurements):
- * - lz4: lz4js (pure JavaScript; LZ4 frame format, as Kafka expects since KIP-57);
+ * - lz4: lz4js's block compressor (pure JavaScript) in an LZ4 frame written here: independent 64 KiB
+ *   blocks, as Kafka requires (lz4js's own frames chain their blocks, and the broker refuses them:
+ *   "Dependent block stream is unsupported"), header checksum per KIP-57;
  * - snappy: snappyjs (pure JavaScript), in the xerial framing Kafka's Java producer writes (raw
  *   snappy blocks are read too);
  * - zstd: @mongodb-js/zstd (the zstd library through N-API; its prebuilt binary is a registry
@@ -11,6 +13,7 @@
  */
 import kafkajs from 'kafkajs';
 import lz4 from 'lz4js';
+import xxh32 from 'lz4js/xxh32.js';
 import snappy from 'snappyjs';
 import type { Compression } from '../config.js';
 
@@ -19,8 +22,39 @@ interface Codec {
   decompress(buffer: Buffer): Promise<Buffer>;
 }
 
+const LZ4_MAGIC = 0x184d2204;
+/** FLG: version 01, independent blocks, no checksums; BD: 64 KiB blocks (what Kafka's Java producer writes). */
+const LZ4_FLG = 0x60;
+const LZ4_BD = 0x40;
+const LZ4_BLOCK = 64 * 1024;
+
+/** An LZ4 frame of independent blocks (each compressed with a fresh hash table). */
+export function lz4Frame(input: Buffer): Buffer {
+  const header = Buffer.alloc(7);
+  header.writeUInt32LE(LZ4_MAGIC, 0);
+  header[4] = LZ4_FLG;
+  header[5] = LZ4_BD;
+  header[6] = (xxh32.hash(0, header, 4, 2) >>> 8) & 0xff;
+  const parts: Buffer[] = [header];
+  const out = Buffer.alloc(LZ4_BLOCK + Math.ceil(LZ4_BLOCK / 255) + 16);
+  for (let at = 0; at < input.length; at += LZ4_BLOCK) {
+    const block = input.subarray(at, at + LZ4_BLOCK);
+    const size = lz4.compressBlock(block, out, 0, block.length, new Uint32Array(1 << 16));
+    const length = Buffer.alloc(4);
+    if (size === 0 || size >= block.length) {
+      length.writeUInt32LE((0x80000000 | block.length) >>> 0);
+      parts.push(length, Buffer.from(block));
+    } else {
+      length.writeUInt32LE(size);
+      parts.push(length, Buffer.from(out.subarray(0, size)));
+    }
+  }
+  parts.push(Buffer.alloc(4)); // end mark
+  return Buffer.concat(parts);
+}
+
 export const lz4Codec: Codec = {
-  compress: async (encoder) => Buffer.from(lz4.compress(encoder.buffer)),
+  compress: async (encoder) => lz4Frame(encoder.buffer),
   decompress: async (buffer) => Buffer.from(lz4.decompress(buffer)),
 };
 

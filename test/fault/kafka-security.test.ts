@@ -5,14 +5,17 @@
  * output. Listeners: SASL_SSL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER), SSL with
  * ssl.client.auth=required, SASL_PLAINTEXT; the test reads back through a plaintext admin listener.
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/errors.js';
 import { useFixture } from '../support/fixture.js';
 import { createTopic, readAll } from '../support/kafka.js';
-import { waitFor } from '../support/outbox.js';
+import { silentLog, waitFor } from '../support/outbox.js';
+import { Relay } from '../../src/relay/relay.js';
 import { failIfExits, type RelayProcess } from '../support/relay-process.js';
 import { secureBrokerDown, secureBrokerUp, unsecuredJwt, type SecureBroker } from '../support/secure-broker.js';
 
@@ -182,3 +185,37 @@ describe('Kafka security modes', () => {
     expect(relay.stderr()).toMatch(/^outbox-relay: invalid configuration: cannot read KAFKA_SASL_PASSWORD_FILE .*missing\.pass \(ENOENT\): check the path.*\n$/);
   });
 });
+
+describe('compression', () => {
+  const fixture = useFixture();
+
+  it('gzip, lz4, zstd and snappy batches are written with their codec and decoded by Kafka itself', async () => {
+    const codecs = ['gzip', 'lz4', 'zstd', 'snappy'] as const;
+    const topics: Record<string, string> = {};
+    for (const codec of codecs) {
+      const topic = await createTopic(1, `z_${codec}`, broker.admin);
+      topics[codec] = topic;
+      await fixture.outbox.insert(Array.from({ length: 20 }, (_, i) => ({ topic, key: `k${i % 4}`, payload: Buffer.from(`{"codec":"${codec}","n":${i},"pad":"${'x'.repeat(150)}"}`) })));
+      const relay = fixture.start(new Relay(fixture.outbox.config({ KAFKA_BROKERS: broker.admin, KAFKA_COMPRESSION: codec, OUTBOX_POLL_INTERVAL_MS: '50' }), silentLog));
+      await waitFor(`the ${codec} rows to drain`, async () => (await fixture.outbox.pendingCount()) === 0, 30_000);
+      await relay.stop();
+    }
+    // Kafka's DumpLogSegments reads the segments with Kafka's own codecs (lz4-java, zstd-jni, snappy-java).
+    const { stdout } = await promisify(execFile)('bash', ['stack/secure-broker.sh', 'dump', ...Object.values(topics)], { timeout: 60_000, maxBuffer: 20 * 1024 * 1024 });
+    for (const codec of codecs) {
+      const section = stdout.slice(stdout.indexOf(`${topics[codec]}-0`));
+      const batches = [...section.slice(0, nextDump(section)).matchAll(/compresscodec: (\w+)/g)].map((m) => m[1]!.toLowerCase());
+      expect(batches.length, codec).toBeGreaterThan(0);
+      expect(new Set(batches), codec).toEqual(new Set([codec]));
+      const payloads = [...section.slice(0, nextDump(section)).matchAll(/payload: (\{.*\})/g)].map((m) => JSON.parse(m[1]!) as { codec: string; n: number });
+      expect(payloads.map((p) => p.n).sort((a, b) => a - b), codec).toEqual(Array.from({ length: 20 }, (_, i) => i));
+      expect(new Set(payloads.map((p) => p.codec)), codec).toEqual(new Set([codec]));
+    }
+  });
+});
+
+/** Where the next file's section of a DumpLogSegments output starts (after the first line). */
+function nextDump(section: string): number {
+  const i = section.indexOf('Dumping ', 1);
+  return i < 0 ? section.length : i;
+}
