@@ -32,7 +32,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import {
+import kafkajs, {
   Kafka,
   Partitioners,
   logLevel as KafkaLogLevel,
@@ -51,6 +51,7 @@ import { toTopicMessages } from '../relay/batch.js';
 import type { OutboxRow } from '../sql/claimBatch.js';
 import { withDeadline } from '../sleep.js';
 import { classifyPublishError } from './classify.js';
+import { fetchApiVersions, type ApiRange } from './api-versions.js';
 import { compressionType, registerCodec } from './codecs.js';
 import { NO_SECURITY, connectFailure, kafkaSecurity, type KafkaSecurity, type SecuritySettings } from './security.js';
 import { checkReceipt, partitionKey, type PartitionAck, type Receipt, type SentMessage } from './receipt.js';
@@ -78,6 +79,10 @@ export interface Publisher {
   send(chunks: OutboxRow[][], timeoutMs?: number): Promise<void>;
   /** Which of these topics do not exist on the cluster (existing ones are remembered for a minute). */
   missingTopics(topics: string[]): Promise<string[]>;
+  /** The known max.message.bytes of these topics (remembered for a minute); absent ones are unknown. */
+  messageLimits?(topics: string[]): Promise<ReadonlyMap<string, number>>;
+  /** For the start-up preflight (src/preflight/kafka.ts); a publisher without it skips the preflight. */
+  clusterFacts?(topics: string[]): Promise<ClusterFacts>;
   /**
    * The partition (`topic:partition`) each row of the last send went to, by seq, as far as the client
    * had chosen one. Lets a refused send be split by partition: Kafka appends or refuses one
@@ -166,6 +171,25 @@ interface FencedProducer {
   connected: boolean;
 }
 
+/** Key of the broker's message.max.bytes among the topic limits #describeLimits returns (not a legal topic name). */
+const BROKER_LIMIT = '(broker)';
+
+/** What the start-up preflight learns about the cluster (src/preflight/kafka.ts judges it). */
+export interface ClusterFacts {
+  /** host:port of every broker in the metadata. */
+  brokers: string[];
+  /** The first broker's API versions, or why they could not be read. */
+  apiVersions?: { broker: string; versions?: ReadonlyMap<number, ApiRange>; error?: string };
+  /** Of the asked topics, those the cluster does not have. */
+  missingTopics: string[];
+  /** max.message.bytes of the asked topics that exist. */
+  topicLimits?: ReadonlyMap<string, number>;
+  /** The broker's message.max.bytes. */
+  brokerLimit?: number;
+  /** Why the configs could not be read (e.g. no DescribeConfigs permission). */
+  limitsError?: string;
+}
+
 /** How long a topic seen on the cluster is trusted to exist without asking again. */
 const TOPIC_CACHE_MS = 60_000;
 
@@ -174,6 +198,8 @@ export class KafkaPublisher implements Publisher {
   #admin: { admin: Admin; connected: boolean } | undefined;
   /** Topics known to exist, with when that was last confirmed. */
   readonly #topics = new Map<string, number>();
+  /** Topics' max.message.bytes, with when it was read. */
+  readonly #limits = new Map<string, { limit: number; at: number }>();
   /** The last send's chunks and messages; partitionsOfLastSend() reads them only after a refusal. */
   #last: { chunk: OutboxRow[]; topicMessages: TopicMessages[] }[] = [];
 
@@ -240,25 +266,104 @@ export class KafkaPublisher implements Publisher {
     this.#current = current;
   }
 
+  /** The shared admin client, connected within the publish timeout. */
+  async #connectedAdmin(what: string): Promise<Admin> {
+    this.#admin ??= { admin: this.#kafka().admin({ retry: { retries: 2 } }), connected: false };
+    const current = this.#admin;
+    if (!current.connected) {
+      await withDeadline(current.admin.connect(), this.options.timeoutMs, what);
+      current.connected = true;
+    }
+    return current.admin;
+  }
+
   async missingTopics(topics: string[]): Promise<string[]> {
     const now = Date.now();
     const unsure = topics.filter((t) => (this.#topics.get(t) ?? -Infinity) < now - TOPIC_CACHE_MS);
     if (unsure.length === 0) return [];
-    this.#admin ??= { admin: this.#kafka().admin({ retry: { retries: 2 } }), connected: false };
-    const current = this.#admin;
-    const existing = await withDeadline(
-      (async () => {
-        if (!current.connected) {
-          await current.admin.connect();
-          current.connected = true;
-        }
-        return new Set(await current.admin.listTopics());
-      })(),
-      this.options.timeoutMs,
-      'listing Kafka topics',
-    );
+    const admin = await this.#connectedAdmin('listing Kafka topics');
+    const existing = new Set(await withDeadline(admin.listTopics(), this.options.timeoutMs, 'listing Kafka topics'));
     for (const t of existing) this.#topics.set(t, now);
     return unsure.filter((t) => !existing.has(t));
+  }
+
+  /**
+   * Each topic's max.message.bytes (the largest record batch its partitions take), cached like the
+   * topic list; none with compression on. Only known limits are returned: a topic that does not exist, or configs the relay may
+   * not describe (DescribeConfigs ACL), are left out and the broker judges those rows.
+   */
+  async messageLimits(topics: string[]): Promise<ReadonlyMap<string, number>> {
+    // Compressed, a row's size on the wire is not known before the send: the broker judges it.
+    if (this.#compression !== undefined) return new Map();
+    const now = Date.now();
+    const unsure = topics.filter((t) => (this.#limits.get(t)?.at ?? -Infinity) < now - TOPIC_CACHE_MS);
+    if (unsure.length > 0) {
+      try {
+        for (const [topic, limit] of await this.#describeLimits(unsure)) this.#limits.set(topic, { limit, at: now });
+      } catch (err) {
+        this.options.log.debug({ err: describeError(err) }, 'cannot read the topics\' max.message.bytes; the broker will judge row sizes');
+      }
+    }
+    const out = new Map<string, number>();
+    for (const t of topics) {
+      const known = this.#limits.get(t);
+      if (known) out.set(t, known.limit);
+    }
+    return out;
+  }
+
+  async #describeLimits(topics: string[], brokerId?: number): Promise<Map<string, number>> {
+    const admin = await this.#connectedAdmin('describing Kafka topic configs');
+    const resources = [
+      ...topics.map((name) => ({ type: kafkajs.ConfigResourceTypes.TOPIC, name, configNames: ['max.message.bytes'] })),
+      ...(brokerId !== undefined ? [{ type: kafkajs.ConfigResourceTypes.BROKER, name: String(brokerId), configNames: ['message.max.bytes'] }] : []),
+    ];
+    const described = await withDeadline(admin.describeConfigs({ resources, includeSynonyms: false }), this.options.timeoutMs, 'describing Kafka topic configs');
+    const out = new Map<string, number>();
+    for (const r of described.resources) {
+      const value = Number(r.configEntries.find((e) => e.configName === 'max.message.bytes' || e.configName === 'message.max.bytes')?.configValue);
+      if (r.errorCode === 0 && Number.isFinite(value)) out.set(r.resourceType === kafkajs.ConfigResourceTypes.BROKER ? BROKER_LIMIT : r.resourceName, value);
+    }
+    return out;
+  }
+
+  /** What the start-up preflight (src/preflight/kafka.ts) checks: brokers, API versions, topics, size limits. */
+  async clusterFacts(topics: string[]): Promise<ClusterFacts> {
+    const admin = await this.#connectedAdmin('describing the Kafka cluster');
+    const cluster = await withDeadline(admin.describeCluster(), this.options.timeoutMs, 'describing the Kafka cluster');
+    const seed = cluster.brokers[0];
+    let apiVersions: ClusterFacts['apiVersions'];
+    if (seed) {
+      const where = `${seed.host}:${seed.port}`;
+      try {
+        apiVersions = { broker: where, versions: await fetchApiVersions(seed.host, seed.port, this.#security.ssl, Math.min(this.options.timeoutMs, 10_000)) };
+      } catch (err) {
+        apiVersions = { broker: where, error: describeError(err) };
+      }
+    }
+    const missing = new Set(await this.missingTopics(topics));
+    let limits: Map<string, number> | undefined;
+    let limitsError: string | undefined;
+    try {
+      limits = await this.#describeLimits(
+        topics.filter((t) => !missing.has(t)),
+        cluster.controller ?? seed?.nodeId,
+      );
+    } catch (err) {
+      limitsError = describeError(err);
+    }
+    const brokerLimit = limits?.get(BROKER_LIMIT);
+    limits?.delete(BROKER_LIMIT);
+    const now = Date.now();
+    for (const [topic, limit] of limits ?? []) this.#limits.set(topic, { limit, at: now });
+    return {
+      brokers: cluster.brokers.map((b) => `${b.host}:${b.port}`),
+      apiVersions,
+      missingTopics: [...missing],
+      ...(limits ? { topicLimits: limits } : {}),
+      ...(brokerLimit !== undefined ? { brokerLimit } : {}),
+      ...(limitsError !== undefined ? { limitsError } : {}),
+    };
   }
 
   async send(chunks: OutboxRow[][], timeoutMs = this.options.timeoutMs): Promise<void> {

@@ -34,6 +34,7 @@ import { RepeatedFailures, refusalMessage, roleOf } from '../pg-errors.js';
 import { classifyPublishError } from '../publisher/classify.js';
 import { KafkaPublisher, type Publisher } from '../publisher/kafka.js';
 import { kafkaSecurityName } from '../publisher/security.js';
+import { kafkaPreflight, reportFindings } from '../preflight/kafka.js';
 import { beginClaimSql, claimBatchSql, type ClaimedRow, type OutboxRow } from '../sql/claimBatch.js';
 import { deleteSentSql, markSentSql } from '../sql/completeBatch.js';
 import { clearFailuresSql, recordFailuresSql } from '../sql/failures.js';
@@ -239,6 +240,7 @@ export class Relay {
       return;
     }
     this.#log.info({ brokers: c.kafkaBrokers, security: kafkaSecurityName(c), compression: c.kafkaCompression }, 'connected to Kafka');
+    reportFindings(await kafkaPreflight(this.#publisher, this.#pool, this.names, c), this.#log);
     this.#observe.connected();
     if (c.listen) {
       this.#listener = new WakeListener({
