@@ -14,7 +14,8 @@
 #   BASE    SASL_SSL        PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER (unsecured JWTs)
 #   BASE+1  SSL             mutual TLS: ssl.client.auth=required
 #   BASE+2  PLAINTEXT       admin and inter-broker listener (principal ANONYMOUS, a super user)
-#   BASE+3  SASL_PLAINTEXT  the same SASL mechanisms without TLS
+#   BASE+3  SASL_PLAINTEXT  the same SASL mechanisms without TLS; OAUTHBEARER sessions here must
+#                           re-authenticate every 20 s (connections.max.reauth.ms), with a fresh token
 #   BASE+7  CONTROLLER
 # TLS material (openssl, PEM): a test CA, a broker certificate for localhost/127.0.0.1, a client
 # certificate for mTLS (CN=relay-mtls), and a second CA with a client certificate the broker does not
@@ -156,6 +157,7 @@ EOF
       echo "listener.name.$l.oauthbearer.sasl.jaas.config=$jaas_oauth"
       echo "listener.name.$l.oauthbearer.sasl.server.callback.handler.class=$validator"
     done
+    echo "listener.name.sasl_plaintext.oauthbearer.connections.max.reauth.ms=20000"
   } >"$PROPS.tmp"
   mv "$PROPS.tmp" "$PROPS"
 }

@@ -6,7 +6,7 @@
  * ssl.client.auth=required, SASL_PLAINTEXT; the test reads back through a plaintext admin listener.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -96,6 +96,26 @@ describe('Kafka security modes', () => {
     const tokenFile = file('token-cmd.jwt', unsecuredJwt('relay-oauth-cmd', 3600));
     await publishes({ KAFKA_BROKERS: broker.saslPlaintext, KAFKA_SASL_MECHANISM: 'oauthbearer', KAFKA_SASL_OAUTHBEARER_TOKEN_COMMAND: `cat '${tokenFile}'` });
   });
+
+  it('OAUTHBEARER: a token is fetched again before it expires, and the live connection re-authenticates with it', async () => {
+    // Tokens live 35 s; the SASL_PLAINTEXT listener makes OAUTHBEARER sessions re-authenticate every
+    // 20 s. Rows written after the first token expired must still flow on the same relay.
+    const calls = join(dir, 'token-calls');
+    const lifetime = 35;
+    const script = file(
+      'token.sh',
+      `echo call >> '${calls}'\nnode -e "const b=(o)=>Buffer.from(JSON.stringify(o)).toString('base64url');const n=Math.floor(Date.now()/1000);console.log(b({alg:'none'})+'.'+b({sub:'relay-reauth',iat:n,exp:n+${lifetime}})+'.')"`,
+    );
+    const started = Date.now();
+    const relay = await publishes({ KAFKA_BROKERS: broker.saslPlaintext, KAFKA_SASL_MECHANISM: 'oauthbearer', KAFKA_SASL_OAUTHBEARER_TOKEN_COMMAND: `sh '${script}'` });
+    // The first token has expired: wait for the clock, not for the relay.
+    await waitFor('the first token to expire', async () => Date.now() > started + (lifetime + 2) * 1000, (lifetime + 10) * 1000, 500);
+    const topic = await createTopic(1, 'reauth', broker.admin);
+    await fixture.outbox.insert(Array.from({ length: 5 }, (_, i) => ({ topic, key: 'k', payload: Buffer.from(`late ${i}`) })));
+    await Promise.race([waitFor('the late rows to drain', async () => (await fixture.outbox.pendingCount()) === 0, 30_000), failIfExits(relay)]);
+    expect((await readAll([topic], 30_000, broker.admin)).map((m) => m.value.toString())).toEqual(['late 0', 'late 1', 'late 2', 'late 3', 'late 4']);
+    expect(readFileSync(calls, 'utf8').trim().split('\n').length).toBeGreaterThanOrEqual(2);
+  }, 120_000);
 
   it('mutual TLS, encrypted client key with its passphrase from a _FILE', async () => {
     await publishes({
