@@ -199,7 +199,7 @@ export class KafkaPublisher implements Publisher {
   /** Topics known to exist, with when that was last confirmed. */
   readonly #topics = new Map<string, number>();
   /** Topics' max.message.bytes, with when it was read. */
-  readonly #limits = new Map<string, { limit: number; at: number }>();
+  readonly #limits = new Map<string, { limit: number | undefined; at: number }>();
   /** The last send's chunks and messages; partitionsOfLastSend() reads them only after a refusal. */
   #last: { chunk: OutboxRow[]; topicMessages: TopicMessages[] }[] = [];
 
@@ -298,16 +298,19 @@ export class KafkaPublisher implements Publisher {
     const now = Date.now();
     const unsure = topics.filter((t) => (this.#limits.get(t)?.at ?? -Infinity) < now - TOPIC_CACHE_MS);
     if (unsure.length > 0) {
+      let found = new Map<string, number>();
       try {
-        for (const [topic, limit] of await this.#describeLimits(unsure)) this.#limits.set(topic, { limit, at: now });
+        found = await this.#describeLimits(unsure);
       } catch (err) {
         this.options.log.debug({ err: describeError(err) }, 'cannot read the topics\' max.message.bytes; the broker will judge row sizes');
       }
+      // Unknown limits are remembered too: a relay without DescribeConfigs asks once a minute, not per batch.
+      for (const t of unsure) this.#limits.set(t, { limit: found.get(t), at: now });
     }
     const out = new Map<string, number>();
     for (const t of topics) {
-      const known = this.#limits.get(t);
-      if (known) out.set(t, known.limit);
+      const limit = this.#limits.get(t)?.limit;
+      if (limit !== undefined) out.set(t, limit);
     }
     return out;
   }

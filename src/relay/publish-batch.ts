@@ -105,7 +105,7 @@ export async function publishBatch(rows: ClaimedRow[], o: PublishBatchOptions): 
       }
       pending = sendable(rest);
     }
-    const limits = o.publisher.messageLimits ? await checked(o, () => o.publisher.messageLimits!(topics)).catch(() => new Map<string, number>()) : undefined;
+    const limits = o.publisher.messageLimits ? await checked(o, () => o.publisher.messageLimits!(topics.filter((t) => !missing.has(t)))).catch(() => new Map<string, number>()) : undefined;
     if (limits && limits.size > 0) {
       const rest: ClaimedRow[] = [];
       for (const row of pending) {

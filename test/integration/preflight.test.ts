@@ -52,5 +52,24 @@ describe('Kafka preflight at start-up', () => {
     // The broker's refusal would read "Kafka refused the row: MESSAGE_TOO_LARGE": this one never went out.
     expect(failures).toEqual([{ key: 'big', error_class: 'too-large', last_error: `row is 3041 bytes, more than topic ${small}'s max.message.bytes 2000` }]);
     await waitFor('the good row to be published', async () => (await outbox.pool.query(`SELECT 1 FROM ${outbox.names.outbox} WHERE key = 'ok'`)).rowCount === 0, 30_000);
+
+    // A topic created after start-up: its limit is read while running, in a batch that also has rows
+    // for the topic that still does not exist (describeConfigs fails as a whole for a missing topic).
+    const later = await createTopic(1, 'later', undefined, 1, [{ name: 'max.message.bytes', value: '2000' }]);
+    await outbox.insert([
+      { topic: uniqueName('nope'), key: 'm2', payload: Buffer.from('{}') }, // a topic not asked about yet
+      { topic: later, key: 'big2', payload: Buffer.alloc(3000, 'c') },
+      { topic: later, key: 'ok2', payload: Buffer.alloc(10, 'd') },
+    ]);
+    const parked = await Promise.race([
+      waitFor(
+        'the second big row to be parked',
+        async () => (await outbox.pool.query<{ last_error: string }>(`SELECT f.last_error FROM ${outbox.names.failures} f JOIN ${outbox.names.outbox} o USING (seq) WHERE o.key = 'big2'`)).rows[0],
+        30_000,
+        100,
+      ),
+      failIfExits(relay),
+    ]);
+    expect(parked.last_error).toBe(`row is 3042 bytes, more than topic ${later}'s max.message.bytes 2000`);
   });
 });
