@@ -630,12 +630,13 @@ function safeDecode(text: string): string {
   }
 }
 
-/** The config as it may be logged: secrets redacted (a URL keeps its host; any other secret is ***). */
+/** The config as it may be logged: secrets redacted (DATABASE_URL keeps its host; any other secret is ***). */
 export function loggableConfig(config: Partial<Config>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) {
     const spec = SETTINGS[key as SettingKey] as SettingSpec<unknown> | undefined;
-    if (spec?.secret && value !== undefined) out[key] = typeof value === 'string' && /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? redactUrl(value) : '***';
+    // The connection URL keeps its host (redactUrl); any other secret is *** whatever it looks like.
+    if (spec?.secret && value !== undefined) out[key] = key === 'databaseUrl' ? redactUrl(String(value)) : '***';
     else out[key] = value;
   }
   return out;

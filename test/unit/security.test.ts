@@ -213,5 +213,65 @@ describe('security settings', () => {
     const logged = loggableConfig(c);
     expect(logged).toMatchObject({ databaseUrl: 'postgres://u:***@h/db', kafkaSaslPassword: '***', kafkaSslKeyPassword: '***', kafkaSaslUsername: 'u' });
     expect(JSON.stringify(logged)).not.toMatch(/dbpw|kpw|keypw/);
+    // A secret that looks like a URL is still hidden; an unset one stays unset; unknown keys pass through.
+    expect(loggableConfig({ kafkaSaslPassword: 'pass://word@host', kafkaSslKeyPassword: undefined, ...({ extra: 1 } as object) })).toEqual({
+      kafkaSaslPassword: '***',
+      kafkaSslKeyPassword: undefined,
+      extra: 1,
+    });
+  });
+});
+
+describe('security settings: every combination rule and origin', () => {
+  const p = kafkaSecurityProblems;
+  it('SASL user name and password: both needed for plain and SCRAM, refused without a mechanism', () => {
+    expect(p({ kafkaSaslMechanism: 'plain', kafkaSaslUsername: 'u' })).toHaveLength(1);
+    expect(p({ kafkaSaslMechanism: 'plain', kafkaSaslPassword: 'p' })).toHaveLength(1);
+    expect(p({ kafkaSaslMechanism: 'scram-sha-512', kafkaSaslUsername: 'u', kafkaSaslPassword: 'p' })).toEqual([]);
+    expect(p({ kafkaSaslPassword: 'p' })).toEqual([expect.stringMatching(/KAFKA_SASL_MECHANISM is none/)]);
+    expect(p({ kafkaSaslMechanism: 'oauthbearer', kafkaSaslUsername: 'u', kafkaSaslOauthbearerTokenFile: '/t' })).toEqual([]);
+  });
+
+  it('OAUTHBEARER: exactly one token source, and token settings only with oauthbearer', () => {
+    expect(p({ kafkaSaslMechanism: 'oauthbearer', kafkaSaslOauthbearerTokenFile: '/t', kafkaSaslOauthbearerTokenCommand: 'c' })).toEqual([
+      'KAFKA_SASL_MECHANISM=oauthbearer needs exactly one of KAFKA_SASL_OAUTHBEARER_TOKEN_FILE or KAFKA_SASL_OAUTHBEARER_TOKEN_COMMAND',
+    ]);
+    expect(p({ kafkaSaslMechanism: 'oauthbearer', kafkaSaslOauthbearerTokenCommand: 'c' })).toEqual([]);
+    expect(p({ kafkaSaslMechanism: 'plain', kafkaSaslUsername: 'u', kafkaSaslPassword: 'p', kafkaSaslOauthbearerTokenCommand: 'c' })).toEqual([
+      'KAFKA_SASL_OAUTHBEARER_TOKEN_FILE/_COMMAND are set but KAFKA_SASL_MECHANISM is not oauthbearer: set KAFKA_SASL_MECHANISM=oauthbearer',
+    ]);
+  });
+
+  it('TLS files: certificate and key together, a key passphrase only with a key', () => {
+    expect(p({ kafkaSslKeyFile: '/k' })).toEqual(['mutual TLS needs both KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE']);
+    expect(p({ kafkaSslKeyPassword: 'x' })).toEqual(['KAFKA_SSL_KEY_PASSWORD is set without KAFKA_SSL_KEY_FILE']);
+    expect(p({ kafkaSslCertFile: '/c', kafkaSslKeyFile: '/k', kafkaSslKeyPassword: 'x' })).toEqual([]);
+  });
+
+  it('names where a bad value came from: flag, flag file, env file', () => {
+    const empty = tmpFile('\n\n');
+    expect(() => loadConfig('run', { env: { ...base, KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u' }, fileFlags: { kafkaSaslPassword: empty } })).toThrow(
+      `--kafka-sasl-password-file ${empty} (value hidden) is invalid: expected a non-empty string`,
+    );
+    const envFile = tmpFile('KAFKA_COMPRESSION=brotli\n');
+    expect(() => loadConfig('run', { env: base, envFiles: [envFile] })).toThrow('KAFKA_COMPRESSION in env file "brotli" is invalid: expected one of none, gzip, lz4, zstd, snappy');
+    expect(() => loadConfig('run', { env: base, flags: { kafkaSaslPassword: 'x' }, fileFlags: { kafkaSaslPassword: empty } })).toThrow(
+      '--kafka-sasl-password and --kafka-sasl-password-file are both set: set only one',
+    );
+    const both = tmpFile(`KAFKA_SASL_PASSWORD=a\nKAFKA_SASL_PASSWORD_FILE=${empty}\n`);
+    expect(() => loadConfig('run', { env: base, envFiles: [both] })).toThrow('KAFKA_SASL_PASSWORD in env file and KAFKA_SASL_PASSWORD_FILE in env file are both set');
+  });
+
+  it('keeps inner newlines of a secret file, reads _FILE only for secrets, and offers _FILE for required secrets', () => {
+    const multi = tmpFile('pa\nss\r\n\n');
+    expect(loadConfig('run', { env: { ...base, KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD_FILE: multi } }).kafkaSaslPassword).toBe('pa\nss');
+    expect(() => loadConfig('run', { env: { DATABASE_URL: base.DATABASE_URL, KAFKA_BROKERS_FILE: tmpFile('127.0.0.1:9092') } })).toThrow(/KAFKA_BROKERS is required: set --kafka-brokers <list> or KAFKA_BROKERS \(/);
+    expect(() => loadConfig('migrate', { env: {} })).toThrow(/DATABASE_URL is required: set --database-url <url> or DATABASE_URL \(or DATABASE_URL_FILE\) \(/);
+  });
+
+  it('takes a boolean flag as given, on or off', () => {
+    expect(loadConfig('run', { env: base, flags: { listen: false } }).listen).toBe(false);
+    expect(loadConfig('run', { env: base, flags: { kafkaSsl: true } }).kafkaSsl).toBe(true);
+    expect(() => loadConfig('run', { env: base, flags: { kafkaSsl: 'maybe' } })).toThrow('--kafka-ssl "maybe" is invalid: expected true or false');
   });
 });
