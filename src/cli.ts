@@ -92,6 +92,9 @@ function addSettings(cmd: Command, name: CommandName): Command {
     } else {
       cmd.addOption(new Option(`${spec.flag} ${spec.arg}`, help));
     }
+    if ('secret' in spec && spec.secret) {
+      cmd.addOption(new Option(`${spec.flag}-file <path>`, `read ${spec.env} from this file (trailing newline removed) [env ${spec.env}_FILE]`));
+    }
   }
   cmd.addOption(
     new Option('--env-file <path>', 'read settings from a .env file (repeatable; later files win; the environment and flags override)').argParser(
@@ -111,8 +114,24 @@ function flagValues(cmd: Command, name: CommandName): ConfigSources['flags'] {
   return flags;
 }
 
+/** `--<secret flag>-file <path>` values given on the command line. */
+function fileFlagValues(cmd: Command, name: CommandName): ConfigSources['fileFlags'] {
+  const files: Partial<Record<SettingKey, string>> = {};
+  const opts = cmd.opts<Record<string, unknown>>();
+  for (const key of settingsFor(name)) {
+    const attr = `${key}File`;
+    if (cmd.getOptionValueSource(attr) === 'cli') files[key] = opts[attr] as string;
+  }
+  return files;
+}
+
 function sources(cmd: Command, name: CommandName): ConfigSources {
-  return { flags: flagValues(cmd, name), env: process.env, envFiles: cmd.opts<{ envFile?: string[] }>().envFile ?? [] };
+  return {
+    flags: flagValues(cmd, name),
+    fileFlags: fileFlagValues(cmd, name),
+    env: process.env,
+    envFiles: cmd.opts<{ envFile?: string[] }>().envFile ?? [],
+  };
 }
 
 async function runCommand(cmd: Command): Promise<number> {

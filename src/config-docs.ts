@@ -23,9 +23,14 @@ export function renderSettingsTable(): string {
   const lines = ['| Environment | Flag | Default | Commands | Description |', '|---|---|---|---|---|'];
   for (const key of SETTING_KEYS) {
     const s = SETTINGS[key];
-    const flag = s.arg === null ? `\`${s.flag.replace('--', '--no-')}\`` : `\`${s.flag} ${s.arg}\``;
-    const def = s.default === undefined ? '**required**' : `\`${shownDefault(key)}\``;
-    lines.push(`| \`${s.env}\` | ${cell(flag)} | ${def} | ${s.commands.join(', ')} | ${cell(s.doc)} |`);
+    let flag = s.arg === null ? `\`${s.default === false ? s.flag : s.flag.replace('--', '--no-')}\`` : `\`${s.flag} ${s.arg}\``;
+    let env = `\`${s.env}\``;
+    if ('secret' in s && s.secret) {
+      env += `<br>\`${s.env}_FILE\``;
+      flag += `<br>\`${s.flag}-file <path>\``;
+    }
+    const def = s.default !== undefined ? `\`${shownDefault(key)}\`` : 'optional' in s && s.optional ? '—' : '**required**';
+    lines.push(`| ${env} | ${cell(flag)} | ${def} | ${s.commands.join(', ')} | ${cell(s.doc)} |`);
   }
   lines.push('| — | `--env-file <path>` | — | run, migrate | Read settings from a .env file (repeatable; later files win). |');
   return `${TABLE_START}\n${lines.join('\n')}\n${TABLE_END}`;
@@ -65,9 +70,12 @@ export function renderEnvExample(): string {
   ];
   for (const key of SETTING_KEYS) {
     const s = SETTINGS[key];
-    out.push('', ...comment(s.doc), `# ${s.default === undefined ? 'Required' : 'Optional'}; used by: ${s.commands.join(', ')}.`);
+    const optional = 'optional' in s && s.optional === true;
+    out.push('', ...comment(s.doc), `# ${s.default === undefined && !optional ? 'Required' : 'Optional'}; used by: ${s.commands.join(', ')}.`);
     if (s.default !== undefined) {
       out.push(`# ${s.env}=${shownDefault(key)}`);
+    } else if (optional) {
+      out.push(`# ${s.env}=`);
     } else if (s.example !== undefined) {
       out.push(`${s.env}=${s.example}`);
     } else {

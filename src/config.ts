@@ -18,6 +18,8 @@ import type { MappingSettings } from './mapping/definition.js';
 import { IDENTIFIER, MAX_CHANNEL_LENGTH, MAX_SCHEMA_LENGTH, MAX_TABLE_LENGTH } from './names.js';
 
 export type Command = 'run' | 'migrate' | 'dead' | 'status' | 'doctor' | 'replay' | 'prune';
+export type SaslMechanism = 'none' | 'plain' | 'scram-sha-256' | 'scram-sha-512' | 'oauthbearer';
+export type Compression = 'none' | 'gzip' | 'lz4' | 'zstd' | 'snappy';
 
 interface SettingSpec<T> {
   /** Environment variable (and env-file key). */
@@ -26,16 +28,21 @@ interface SettingSpec<T> {
   flag: string;
   /** Value placeholder in --help; null for booleans. */
   arg: string | null;
-  /** undefined = required. */
+  /** undefined = required, unless optional. */
   default: T | undefined;
   /** A sample value for the example env file (config/outbox-relay.env.example); required settings need one. */
   example?: string;
+  /** May be left unset (no default, not required). */
+  optional?: boolean;
   doc: string;
   /** What a valid value looks like, for the error line. */
   expect: string;
   schema: z.ZodType<T>;
   commands: readonly Command[];
-  /** Never printed in logs or errors. */
+  /**
+   * Never printed in logs or errors. A secret can also be read from a file: <ENV>_FILE / <flag>-file
+   * (e.g. a mounted Kubernetes or Docker secret), trailing newline removed.
+   */
   secret?: boolean;
 }
 
@@ -92,6 +99,137 @@ export const SETTINGS = {
     expect: 'a non-empty string of letters, digits, ".", "_" or "-"',
     schema: z.string().regex(/^[A-Za-z0-9._-]+$/),
     commands: KAFKA,
+  }),
+  kafkaSsl: setting({
+    env: 'KAFKA_SSL',
+    flag: '--kafka-ssl',
+    arg: null,
+    default: false,
+    doc: 'Connect to Kafka over TLS (on by itself when any KAFKA_SSL_* file or name is set). Without KAFKA_SSL_CA_FILE the broker certificate is checked against the system CAs.',
+    expect: 'true or false',
+    schema: bool,
+    commands: RUN,
+  }),
+  kafkaSslCaFile: setting<string | undefined>({
+    env: 'KAFKA_SSL_CA_FILE',
+    flag: '--kafka-ssl-ca-file',
+    arg: '<path>',
+    default: undefined,
+    optional: true,
+    doc: "PEM file of the CA certificate(s) that signed the brokers' certificates (a private CA); replaces the system CAs.",
+    expect: 'a file path',
+    schema: z.string().min(1),
+    commands: RUN,
+  }),
+  kafkaSslCertFile: setting<string | undefined>({
+    env: 'KAFKA_SSL_CERT_FILE',
+    flag: '--kafka-ssl-cert-file',
+    arg: '<path>',
+    default: undefined,
+    optional: true,
+    doc: 'PEM client certificate (chain) for mutual TLS; needs KAFKA_SSL_KEY_FILE.',
+    expect: 'a file path',
+    schema: z.string().min(1),
+    commands: RUN,
+  }),
+  kafkaSslKeyFile: setting<string | undefined>({
+    env: 'KAFKA_SSL_KEY_FILE',
+    flag: '--kafka-ssl-key-file',
+    arg: '<path>',
+    default: undefined,
+    optional: true,
+    doc: 'PEM private key of the client certificate (mutual TLS); encrypted keys need KAFKA_SSL_KEY_PASSWORD.',
+    expect: 'a file path',
+    schema: z.string().min(1),
+    commands: RUN,
+  }),
+  kafkaSslKeyPassword: setting<string | undefined>({
+    env: 'KAFKA_SSL_KEY_PASSWORD',
+    flag: '--kafka-ssl-key-password',
+    arg: '<secret>',
+    default: undefined,
+    optional: true,
+    doc: 'Passphrase of an encrypted KAFKA_SSL_KEY_FILE.',
+    expect: 'a non-empty string',
+    schema: z.string().min(1),
+    commands: RUN,
+    secret: true,
+  }),
+  kafkaSslServername: setting<string | undefined>({
+    env: 'KAFKA_SSL_SERVERNAME',
+    flag: '--kafka-ssl-servername',
+    arg: '<name>',
+    default: undefined,
+    optional: true,
+    doc: "Host name sent as SNI and checked against the broker certificate, instead of each broker's own host name (e.g. when connecting through an IP or a tunnel).",
+    expect: 'a host name',
+    schema: z.string().regex(/^[A-Za-z0-9.*-]+$/),
+    commands: RUN,
+  }),
+  kafkaSaslMechanism: setting({
+    env: 'KAFKA_SASL_MECHANISM',
+    flag: '--kafka-sasl-mechanism',
+    arg: '<mechanism>',
+    default: 'none' as SaslMechanism,
+    doc: 'SASL login: none, plain, scram-sha-256, scram-sha-512 (KAFKA_SASL_USERNAME/PASSWORD) or oauthbearer (a token from KAFKA_SASL_OAUTHBEARER_TOKEN_FILE or _COMMAND). Use with KAFKA_SSL unless the network is trusted.',
+    expect: 'one of none, plain, scram-sha-256, scram-sha-512, oauthbearer',
+    schema: z.enum(['none', 'plain', 'scram-sha-256', 'scram-sha-512', 'oauthbearer']),
+    commands: RUN,
+  }),
+  kafkaSaslUsername: setting<string | undefined>({
+    env: 'KAFKA_SASL_USERNAME',
+    flag: '--kafka-sasl-username',
+    arg: '<user>',
+    default: undefined,
+    optional: true,
+    doc: 'SASL user name (plain, scram-sha-256, scram-sha-512).',
+    expect: 'a non-empty string',
+    schema: z.string().min(1),
+    commands: RUN,
+  }),
+  kafkaSaslPassword: setting<string | undefined>({
+    env: 'KAFKA_SASL_PASSWORD',
+    flag: '--kafka-sasl-password',
+    arg: '<secret>',
+    default: undefined,
+    optional: true,
+    doc: 'SASL password (plain, scram-sha-256, scram-sha-512); prefer KAFKA_SASL_PASSWORD_FILE.',
+    expect: 'a non-empty string',
+    schema: z.string().min(1),
+    commands: RUN,
+    secret: true,
+  }),
+  kafkaSaslOauthbearerTokenFile: setting<string | undefined>({
+    env: 'KAFKA_SASL_OAUTHBEARER_TOKEN_FILE',
+    flag: '--kafka-sasl-oauthbearer-token-file',
+    arg: '<path>',
+    default: undefined,
+    optional: true,
+    doc: "OAUTHBEARER: file holding the access token (a JWT), kept fresh by something else (e.g. a sidecar); read again before the token's exp, or every minute when it has none.",
+    expect: 'a file path',
+    schema: z.string().min(1),
+    commands: RUN,
+  }),
+  kafkaSaslOauthbearerTokenCommand: setting<string | undefined>({
+    env: 'KAFKA_SASL_OAUTHBEARER_TOKEN_COMMAND',
+    flag: '--kafka-sasl-oauthbearer-token-command',
+    arg: '<command>',
+    default: undefined,
+    optional: true,
+    doc: "OAUTHBEARER: shell command that prints an access token on stdout (e.g. a cloud CLI); run again before the token's exp, or every minute when it has none.",
+    expect: 'a command line',
+    schema: z.string().min(1),
+    commands: RUN,
+  }),
+  kafkaCompression: setting({
+    env: 'KAFKA_COMPRESSION',
+    flag: '--kafka-compression',
+    arg: '<codec>',
+    default: 'none' as Compression,
+    doc: 'Compress produce requests: none, gzip, lz4, zstd or snappy (see docs/compression.md for measurements).',
+    expect: 'one of none, gzip, lz4, zstd, snappy',
+    schema: z.enum(['none', 'gzip', 'lz4', 'zstd', 'snappy']),
+    commands: RUN,
   }),
   schema: setting({
     env: 'OUTBOX_SCHEMA',
@@ -550,6 +688,73 @@ export interface ConfigSources {
   env?: Record<string, string | undefined>;
   /** Paths of env files, lowest precedence first. */
   envFiles?: string[];
+  /** `--<flag>-file <path>` values of secret settings given on the command line. */
+  fileFlags?: Partial<Record<SettingKey, string>>;
+}
+
+/**
+ * A setting's raw value and where it came from, highest layer first: the flag, the environment, the
+ * env files; within a layer a secret may come from its file variant (<ENV>_FILE, <flag>-file), but
+ * not from both. The file is read here (trailing newline removed); an unreadable one is a ConfigError.
+ */
+function rawValue(
+  spec: SettingSpec<unknown>,
+  flag: string | boolean | undefined,
+  fileFlag: string | undefined,
+  env: Record<string, string | undefined>,
+  fileValues: Record<string, string>,
+): { raw: unknown; origin: string } | undefined {
+  const given = (v: string | undefined): v is string => v !== undefined && v !== '';
+  const layers: [unknown, string, string | undefined, string][] = [
+    [flag, spec.arg === null ? (flag ? spec.flag : spec.flag.replace('--', '--no-')) : spec.flag, fileFlag, `${spec.flag}-file`],
+    [env[spec.env], spec.env, env[`${spec.env}_FILE`], `${spec.env}_FILE`],
+    [fileValues[spec.env], `${spec.env} in env file`, fileValues[`${spec.env}_FILE`], `${spec.env}_FILE in env file`],
+  ];
+  for (const [value, origin, path, pathOrigin] of layers) {
+    const hasValue = typeof value === 'boolean' || given(value as string | undefined);
+    const hasPath = spec.secret === true && given(path);
+    if (hasValue && hasPath) throw new Error(`${origin} and ${pathOrigin} are both set: set only one`);
+    if (hasValue) return { raw: value, origin };
+    if (hasPath) return { raw: readSecretFile(path, pathOrigin), origin: `${pathOrigin} ${path}` };
+  }
+  return undefined;
+}
+
+/** A secret's file: its content without the trailing newline(s). */
+export function readSecretFile(path: string, origin: string): string {
+  try {
+    return readFileSync(path, 'utf8').replace(/[\r\n]+$/, '');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new Error(`cannot read ${origin} ${path} (${code}): check the path and that the relay may read it`);
+  }
+}
+
+/** Settings that only make sense together (one line each, for the ConfigError). */
+export function kafkaSecurityProblems(c: Partial<Config>): string[] {
+  const problems: string[] = [];
+  const mechanism = c.kafkaSaslMechanism ?? 'none';
+  if (mechanism === 'plain' || mechanism.startsWith('scram')) {
+    if (c.kafkaSaslUsername === undefined || c.kafkaSaslPassword === undefined) {
+      problems.push(`KAFKA_SASL_MECHANISM=${mechanism} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_FILE)`);
+    }
+  } else if ((c.kafkaSaslUsername ?? c.kafkaSaslPassword) !== undefined && mechanism === 'none') {
+    problems.push('KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD are set but KAFKA_SASL_MECHANISM is none: set KAFKA_SASL_MECHANISM (plain, scram-sha-256 or scram-sha-512)');
+  }
+  const tokenSources = [c.kafkaSaslOauthbearerTokenFile, c.kafkaSaslOauthbearerTokenCommand].filter((v) => v !== undefined).length;
+  if (mechanism === 'oauthbearer' && tokenSources !== 1) {
+    problems.push('KAFKA_SASL_MECHANISM=oauthbearer needs exactly one of KAFKA_SASL_OAUTHBEARER_TOKEN_FILE or KAFKA_SASL_OAUTHBEARER_TOKEN_COMMAND');
+  }
+  if (mechanism !== 'oauthbearer' && tokenSources > 0) {
+    problems.push('KAFKA_SASL_OAUTHBEARER_TOKEN_FILE/_COMMAND are set but KAFKA_SASL_MECHANISM is not oauthbearer: set KAFKA_SASL_MECHANISM=oauthbearer');
+  }
+  if ((c.kafkaSslCertFile === undefined) !== (c.kafkaSslKeyFile === undefined)) {
+    problems.push('mutual TLS needs both KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE');
+  }
+  if (c.kafkaSslKeyPassword !== undefined && c.kafkaSslKeyFile === undefined) {
+    problems.push('KAFKA_SSL_KEY_PASSWORD is set without KAFKA_SSL_KEY_FILE');
+  }
+  return problems;
 }
 
 export function readEnvFiles(paths: string[]): Record<string, string> {
@@ -580,26 +785,25 @@ export function loadConfig(command: Command, sources: ConfigSources): Partial<Co
   const flags = sources.flags ?? {};
   const result: Record<string, unknown> = {};
   const problems: string[] = [];
+  const fileFlags = sources.fileFlags ?? {};
   for (const key of settingsFor(command)) {
     const spec = SETTINGS[key] as SettingSpec<unknown>;
-    let raw: unknown;
-    let origin: string;
-    if (flags[key] !== undefined) {
-      raw = flags[key];
-      origin = spec.arg === null ? `${flags[key] ? spec.flag : spec.flag.replace('--', '--no-')}` : spec.flag;
-    } else if (env[spec.env] !== undefined && env[spec.env] !== '') {
-      raw = env[spec.env];
-      origin = spec.env;
-    } else if (fileValues[spec.env] !== undefined && fileValues[spec.env] !== '') {
-      raw = fileValues[spec.env];
-      origin = `${spec.env} in env file`;
-    } else if (spec.default !== undefined) {
-      result[key] = spec.default;
-      continue;
-    } else {
-      problems.push(`${spec.env} is required: set ${spec.flag} ${spec.arg ?? ''} or ${spec.env} (${spec.doc})`.replace('  ', ' '));
+    let found: { raw: unknown; origin: string } | undefined;
+    try {
+      found = rawValue(spec, flags[key], fileFlags[key], env, fileValues);
+    } catch (err) {
+      problems.push((err as Error).message);
       continue;
     }
+    if (found === undefined) {
+      if (spec.default !== undefined) result[key] = spec.default;
+      else if (!spec.optional) {
+        const fileHint = spec.secret ? ` (or ${spec.env}_FILE)` : '';
+        problems.push(`${spec.env} is required: set ${spec.flag} ${spec.arg ?? ''} or ${spec.env}${fileHint} (${spec.doc})`.replace('  ', ' '));
+      }
+      continue;
+    }
+    const { raw, origin } = found;
     const parsed = spec.schema.safeParse(typeof raw === 'string' ? raw.trim() : raw);
     if (parsed.success) {
       result[key] = parsed.data;
@@ -608,6 +812,7 @@ export function loadConfig(command: Command, sources: ConfigSources): Partial<Co
       problems.push(`${origin} ${shown} is invalid: expected ${spec.expect}`);
     }
   }
+  if (command === 'run') problems.push(...kafkaSecurityProblems(result as Partial<Config>));
   const schema = result.schema as string | undefined;
   const table = result.table as string | undefined;
   if (schema && table && schema.length + 1 + table.length > MAX_CHANNEL_LENGTH) {
@@ -660,12 +865,14 @@ function safeDecode(text: string): string {
   }
 }
 
-/** The config as it may be logged: secrets redacted. */
+/** The config as it may be logged: secrets redacted (DATABASE_URL keeps its host; any other secret is ***). */
 export function loggableConfig(config: Partial<Config>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) {
     const spec = SETTINGS[key as SettingKey] as SettingSpec<unknown> | undefined;
-    out[key] = spec?.secret && typeof value === 'string' ? redactUrl(value) : value;
+    // The connection URL keeps its host (redactUrl); any other secret is *** whatever it looks like.
+    if (spec?.secret && value !== undefined) out[key] = key === 'databaseUrl' ? redactUrl(String(value)) : '***';
+    else out[key] = value;
   }
   return out;
 }

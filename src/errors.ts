@@ -28,6 +28,12 @@ export const EXIT_CODES = [
     name: 'DOCTOR_PROBLEMS',
     meaning: '`outbox-relay doctor` found at least one problem (its FAIL lines say what and how to fix it; warnings alone exit 0)',
   },
+  {
+    code: 7,
+    name: 'KAFKA_REFUSED',
+    meaning:
+      'Kafka refuses the relay: TLS handshake, SASL login or OAUTHBEARER token, or idempotent writes not allowed (the line says which setting or ACL to fix; restarting will not help)',
+  },
   { code: 130, name: 'FORCED', meaning: 'a second SIGTERM/SIGINT forced the exit' },
 ] as const;
 
@@ -82,6 +88,13 @@ export class UnavailableError extends RelayExit {
   constructor(message: string, cause?: unknown) {
     super(message, ExitCode.UNAVAILABLE, { cause });
     this.name = 'UnavailableError';
+  }
+}
+
+export class KafkaRefusedError extends RelayExit {
+  constructor(message: string, cause?: unknown) {
+    super(message, ExitCode.KAFKA_REFUSED, { cause });
+    this.name = 'KafkaRefusedError';
   }
 }
 

@@ -264,6 +264,12 @@ if [[ "${1:-}" == warm-up ]]; then
   exit 0
 fi
 
+# `up.sh libs`: only fetch (or reuse) the broker jars (stack/secure-broker.sh uses it).
+if [[ "${1:-}" == libs ]]; then
+  ensure_kafka_libs
+  exit 0
+fi
+
 bash "$STACK_SRC/tools.sh" >&2
 ensure_postgres
 ensure_kafka

@@ -48,7 +48,7 @@ export const ROW_FAILURE_CLASS: Readonly<Record<string, FailureClass>> = {
 export const POISON_TYPES = new Set(Object.keys(ROW_FAILURE_CLASS));
 
 /** Walk the error and everything it wraps (kafkajs nests causes and retry wrappers). */
-function* causes(err: unknown, depth = 0): Generator<unknown> {
+export function* causes(err: unknown, depth = 0): Generator<unknown> {
   if (err === undefined || err === null || depth > 8) return;
   yield err;
   if (typeof err !== 'object') return;

@@ -32,7 +32,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import {
+import kafkajs, {
   Kafka,
   Partitioners,
   logLevel as KafkaLogLevel,
@@ -44,13 +44,17 @@ import {
   type TopicMessages,
   type logCreator,
 } from 'kafkajs';
-import { UnavailableError, describeError } from '../errors.js';
+import type { Compression } from '../config.js';
+import { ConfigError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { toTopicMessages } from './kafkajs-messages.js';
 import type { OutboxRow } from '../sql/claimBatch.js';
 import { withDeadline } from '../sleep.js';
 import { classifyPublishError } from './classify.js';
-import type { Publisher } from './publisher.js';
+import type { ClusterFacts, Publisher } from './publisher.js';
+import { fetchApiVersions, type ApiRange } from './api-versions.js';
+import { compressionType, registerCodec } from './codecs.js';
+import { NO_SECURITY, connectFailure, kafkaSecurity, type KafkaSecurity, type SecuritySettings } from './security.js';
 import { checkReceipt, partitionKey, type PartitionAck, type Receipt, type SentMessage } from './receipt.js';
 
 export interface PublisherOptions {
@@ -59,10 +63,14 @@ export interface PublisherOptions {
   /** Bound on one batch (all its chunks) and on connecting. */
   timeoutMs: number;
   log: Logger;
+  /** TLS and SASL settings (default: PLAINTEXT, no SASL); files are read in the constructor. */
+  security?: Omit<SecuritySettings, 'kafkaBrokers'>;
+  /** Produce-request compression (default none). */
+  compression?: Compression;
 }
 
 /** The client-neutral seam (./publisher.ts); this module is its kafkajs implementation. */
-export type { Publisher } from './publisher.js';
+export type { ClusterFacts, Publisher } from './publisher.js';
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [KafkaLogLevel.ERROR]: 'warn', // kafkajs logs every failed connection attempt as ERROR; the relay logs the outcome
@@ -141,6 +149,9 @@ interface FencedProducer {
   connected: boolean;
 }
 
+/** Key of the broker's message.max.bytes among the topic limits #describeLimits returns (not a legal topic name). */
+const BROKER_LIMIT = '(broker)';
+
 /** How long a topic seen on the cluster is trusted to exist without asking again. */
 const TOPIC_CACHE_MS = 60_000;
 
@@ -149,16 +160,34 @@ export class KafkaPublisher implements Publisher {
   #admin: { admin: Admin; connected: boolean } | undefined;
   /** Topics known to exist, with when that was last confirmed. */
   readonly #topics = new Map<string, number>();
+  /** Topics' max.message.bytes, with when it was read. */
+  readonly #limits = new Map<string, { limit: number | undefined; at: number }>();
   /** The last send's chunks and messages; partitionsOfLastSend() reads them only after a refusal. */
   #last: { chunk: OutboxRow[]; topicMessages: TopicMessages[] }[] = [];
 
-  constructor(private readonly options: PublisherOptions) {}
+  readonly #settings: SecuritySettings;
+  readonly #security: KafkaSecurity;
+  readonly #compression: ReturnType<typeof compressionType>;
+
+  constructor(private readonly options: PublisherOptions) {
+    this.#settings = { ...NO_SECURITY, ...options.security, kafkaBrokers: options.brokers };
+    this.#security = kafkaSecurity(this.#settings);
+    this.#compression = compressionType(options.compression ?? 'none');
+  }
+
+  /** How the relay connects, for log lines: "SASL/SCRAM-SHA-512 over TLS", "PLAINTEXT". */
+  get securityName(): string {
+    return this.#security.describe;
+  }
 
   #kafka(socketFactory?: ISocketFactory): Kafka {
     const o = this.options;
+    const { ssl, sasl } = this.#security;
     return new Kafka({
       clientId: o.clientId,
       brokers: o.brokers,
+      ...(ssl ? { ssl } : {}),
+      ...(sasl ? { sasl } : {}),
       connectionTimeout: 3000,
       requestTimeout: o.timeoutMs,
       ...(socketFactory ? { socketFactory } : {}),
@@ -183,40 +212,123 @@ export class KafkaPublisher implements Publisher {
   }
 
   async connect(): Promise<void> {
+    const compression = this.options.compression ?? 'none';
+    await registerCodec(compression).catch((err: unknown) => {
+      throw new ConfigError(`KAFKA_COMPRESSION=${compression} cannot load its codec (${describeError(err)}): reinstall outbox-relay's dependencies for this platform, or choose another codec`);
+    });
     const current = this.#newProducer();
     try {
       await withDeadline(current.producer.connect(), this.options.timeoutMs, 'connecting to Kafka');
     } catch (err) {
       current.fence();
       await withDeadline(current.producer.disconnect(), 5000, 'disconnecting').catch(() => undefined);
-      throw new UnavailableError(
-        `cannot connect to Kafka at ${this.options.brokers.join(',')} (${describeError(err)}): check KAFKA_BROKERS and that the brokers are up`,
-        err,
-      );
+      throw connectFailure(err, this.#settings, { tokenRequested: this.#security.tokenRequested() });
     }
     current.connected = true;
     this.#current = current;
+  }
+
+  /** The shared admin client, connected within the publish timeout. */
+  async #connectedAdmin(what: string): Promise<Admin> {
+    this.#admin ??= { admin: this.#kafka().admin({ retry: { retries: 2 } }), connected: false };
+    const current = this.#admin;
+    if (!current.connected) {
+      await withDeadline(current.admin.connect(), this.options.timeoutMs, what);
+      current.connected = true;
+    }
+    return current.admin;
   }
 
   async missingTopics(topics: string[]): Promise<string[]> {
     const now = Date.now();
     const unsure = topics.filter((t) => (this.#topics.get(t) ?? -Infinity) < now - TOPIC_CACHE_MS);
     if (unsure.length === 0) return [];
-    this.#admin ??= { admin: this.#kafka().admin({ retry: { retries: 2 } }), connected: false };
-    const current = this.#admin;
-    const existing = await withDeadline(
-      (async () => {
-        if (!current.connected) {
-          await current.admin.connect();
-          current.connected = true;
-        }
-        return new Set(await current.admin.listTopics());
-      })(),
-      this.options.timeoutMs,
-      'listing Kafka topics',
-    );
+    const admin = await this.#connectedAdmin('listing Kafka topics');
+    const existing = new Set(await withDeadline(admin.listTopics(), this.options.timeoutMs, 'listing Kafka topics'));
     for (const t of existing) this.#topics.set(t, now);
     return unsure.filter((t) => !existing.has(t));
+  }
+
+  /**
+   * Each topic's max.message.bytes (the largest record batch its partitions take), cached like the
+   * topic list; none with compression on. Only known limits are returned: a topic that does not exist, or configs the relay may
+   * not describe (DescribeConfigs ACL), are left out and the broker judges those rows.
+   */
+  async messageLimits(topics: string[]): Promise<ReadonlyMap<string, number>> {
+    // Compressed, a row's size on the wire is not known before the send: the broker judges it.
+    if (this.#compression !== undefined) return new Map();
+    const now = Date.now();
+    const unsure = topics.filter((t) => (this.#limits.get(t)?.at ?? -Infinity) < now - TOPIC_CACHE_MS);
+    if (unsure.length > 0) {
+      let found = new Map<string, number>();
+      try {
+        found = await this.#describeLimits(unsure);
+      } catch (err) {
+        this.options.log.debug({ err: describeError(err) }, 'cannot read the topics\' max.message.bytes; the broker will judge row sizes');
+      }
+      // Unknown limits are remembered too: a relay without DescribeConfigs asks once a minute, not per batch.
+      for (const t of unsure) this.#limits.set(t, { limit: found.get(t), at: now });
+    }
+    const out = new Map<string, number>();
+    for (const t of topics) {
+      const limit = this.#limits.get(t)?.limit;
+      if (limit !== undefined) out.set(t, limit);
+    }
+    return out;
+  }
+
+  async #describeLimits(topics: string[], brokerId?: number): Promise<Map<string, number>> {
+    const admin = await this.#connectedAdmin('describing Kafka topic configs');
+    const resources = [
+      ...topics.map((name) => ({ type: kafkajs.ConfigResourceTypes.TOPIC, name, configNames: ['max.message.bytes'] })),
+      ...(brokerId !== undefined ? [{ type: kafkajs.ConfigResourceTypes.BROKER, name: String(brokerId), configNames: ['message.max.bytes'] }] : []),
+    ];
+    const described = await withDeadline(admin.describeConfigs({ resources, includeSynonyms: false }), this.options.timeoutMs, 'describing Kafka topic configs');
+    const out = new Map<string, number>();
+    for (const r of described.resources) {
+      const value = Number(r.configEntries.find((e) => e.configName === 'max.message.bytes' || e.configName === 'message.max.bytes')?.configValue);
+      if (r.errorCode === 0 && Number.isFinite(value)) out.set(r.resourceType === kafkajs.ConfigResourceTypes.BROKER ? BROKER_LIMIT : r.resourceName, value);
+    }
+    return out;
+  }
+
+  /** What the start-up preflight (src/preflight/kafka.ts) checks: brokers, API versions, topics, size limits. */
+  async clusterFacts(topics: string[]): Promise<ClusterFacts> {
+    const admin = await this.#connectedAdmin('describing the Kafka cluster');
+    const cluster = await withDeadline(admin.describeCluster(), this.options.timeoutMs, 'describing the Kafka cluster');
+    const seed = cluster.brokers[0];
+    let apiVersions: ClusterFacts['apiVersions'];
+    if (seed) {
+      const where = `${seed.host}:${seed.port}`;
+      try {
+        apiVersions = { broker: where, versions: await fetchApiVersions(seed.host, seed.port, this.#security.ssl, Math.min(this.options.timeoutMs, 10_000)) };
+      } catch (err) {
+        apiVersions = { broker: where, error: describeError(err) };
+      }
+    }
+    const missing = new Set(await this.missingTopics(topics));
+    let limits: Map<string, number> | undefined;
+    let limitsError: string | undefined;
+    try {
+      limits = await this.#describeLimits(
+        topics.filter((t) => !missing.has(t)),
+        cluster.controller ?? seed?.nodeId,
+      );
+    } catch (err) {
+      limitsError = describeError(err);
+    }
+    const brokerLimit = limits?.get(BROKER_LIMIT);
+    limits?.delete(BROKER_LIMIT);
+    const now = Date.now();
+    for (const [topic, limit] of limits ?? []) this.#limits.set(topic, { limit, at: now });
+    return {
+      brokers: cluster.brokers.map((b) => `${b.host}:${b.port}`),
+      apiVersions,
+      missingTopics: [...missing],
+      ...(limits ? { topicLimits: limits } : {}),
+      ...(brokerLimit !== undefined ? { brokerLimit } : {}),
+      ...(limitsError !== undefined ? { limitsError } : {}),
+    };
   }
 
   async send(chunks: OutboxRow[][], timeoutMs = this.options.timeoutMs): Promise<void> {
@@ -248,7 +360,12 @@ export class KafkaPublisher implements Publisher {
   async #sendChunk(producer: Producer, topicMessages: TopicMessages[]): Promise<void> {
     let pending = topicMessages;
     for (let resend = 0; ; resend++) {
-      const acks = await producer.sendBatch({ topicMessages: pending, acks: -1, timeout: this.options.timeoutMs });
+      const acks = await producer.sendBatch({
+        topicMessages: pending,
+        acks: -1,
+        timeout: this.options.timeoutMs,
+        ...(this.#compression !== undefined ? { compression: this.#compression } : {}),
+      });
       const receipt = checkReceipt(sentMessages(pending), acks.map(toPartitionAck));
       if (receipt.complete) return;
       if (resend >= MAX_RESENDS || receipt.problems.length > 0) throw new IncompleteReceiptError(receipt);

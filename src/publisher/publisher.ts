@@ -9,6 +9,7 @@
  * classification of an unknown topic and of a message too large.
  */
 import type { OutboxRow } from '../sql/claimBatch.js';
+import type { ApiRange } from './api-versions.js';
 
 /** What the relay loop needs from a publisher. */
 export interface Publisher {
@@ -23,6 +24,10 @@ export interface Publisher {
   send(chunks: OutboxRow[][], timeoutMs?: number): Promise<void>;
   /** Which of these topics do not exist on the cluster (existing ones are remembered for a minute). */
   missingTopics(topics: string[]): Promise<string[]>;
+  /** The known max.message.bytes of these topics (remembered for a minute); absent ones are unknown. */
+  messageLimits?(topics: string[]): Promise<ReadonlyMap<string, number>>;
+  /** For the start-up preflight (src/preflight/kafka.ts); a publisher without it skips the preflight. */
+  clusterFacts?(topics: string[]): Promise<ClusterFacts>;
   /**
    * The partition (`topic:partition`) each row of the last send went to, by seq, as far as the client
    * had chosen one. Lets a refused send be split by partition: Kafka appends or refuses one
@@ -32,4 +37,20 @@ export interface Publisher {
   /** Fence the producer and create a fresh one (new producer id, new sequence numbers). */
   recreate(reason: string): Promise<void>;
   disconnect(): Promise<void>;
+}
+
+/** What the start-up preflight learns about the cluster (src/preflight/kafka.ts judges it). */
+export interface ClusterFacts {
+  /** host:port of every broker in the metadata. */
+  brokers: string[];
+  /** The first broker's API versions, or why they could not be read. */
+  apiVersions?: { broker: string; versions?: ReadonlyMap<number, ApiRange>; error?: string };
+  /** Of the asked topics, those the cluster does not have. */
+  missingTopics: string[];
+  /** max.message.bytes of the asked topics that exist. */
+  topicLimits?: ReadonlyMap<string, number>;
+  /** The broker's message.max.bytes. */
+  brokerLimit?: number;
+  /** Why the configs could not be read (e.g. no DescribeConfigs permission). */
+  limitsError?: string;
 }

@@ -6,7 +6,8 @@
  *
  * 1. Rows that can never be published (relay/validate.ts) fail at once, without a round trip.
  * 2. Rows for topics the cluster does not have fail as unknown-topic (retried later), also without a
- *    send: kafkajs would spend its whole retry budget on them and fail their neighbours too.
+ *    send: kafkajs would spend its whole retry budget on them and fail their neighbours too. Rows
+ *    larger than their topic's max.message.bytes (when the publisher knows it) fail as too-large.
  * 3. The rest goes out in size-bounded chunks, one request in flight. A chunk that Kafka acknowledged
  *    is done whatever happens to later chunks. A chunk refused for a row-level reason
  *    (MESSAGE_TOO_LARGE, TOPIC_AUTHORIZATION_FAILED, …) is split by partition first (Kafka appends
@@ -23,7 +24,7 @@ import { classifyPublishError, ROW_FAILURE_CLASS } from '../publisher/classify.j
 import type { Publisher } from '../publisher/kafka.js';
 import { DeadlineError } from '../sleep.js';
 import type { ClaimedRow } from '../sql/claimBatch.js';
-import { chunkBySize } from './batch.js';
+import { chunkBySize, rowSize } from './batch.js';
 import { validateRow, type FailureClass } from './validate.js';
 
 export interface RowFailure {
@@ -100,6 +101,17 @@ export async function publishBatch(rows: ClaimedRow[], o: PublishBatchOptions): 
       const rest: ClaimedRow[] = [];
       for (const row of pending) {
         if (missing.has(row.topic) && !behindFailure(row)) fail(row, 'unknown-topic', `topic ${row.topic} does not exist on the Kafka cluster: create it`);
+        else rest.push(row);
+      }
+      pending = sendable(rest);
+    }
+    const limits = o.publisher.messageLimits ? await checked(o, () => o.publisher.messageLimits!(topics.filter((t) => !missing.has(t)))).catch(() => new Map<string, number>()) : undefined;
+    if (limits && limits.size > 0) {
+      const rest: ClaimedRow[] = [];
+      for (const row of pending) {
+        const limit = limits.get(row.topic);
+        const size = limit === undefined ? 0 : rowSize(row);
+        if (limit !== undefined && size > limit && !behindFailure(row)) fail(row, 'too-large', `row is ${size} bytes, more than topic ${row.topic}'s max.message.bytes ${limit}`);
         else rest.push(row);
       }
       pending = sendable(rest);

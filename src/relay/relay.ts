@@ -33,6 +33,8 @@ import { outboxNames, type OutboxNames } from '../names.js';
 import { RepeatedFailures, refusalMessage, roleOf } from '../pg-errors.js';
 import { classifyPublishError } from '../publisher/classify.js';
 import { KafkaPublisher, type Publisher } from '../publisher/kafka.js';
+import { kafkaSecurityName } from '../publisher/security.js';
+import { kafkaPreflight, reportFindings } from '../preflight/kafka.js';
 import { beginClaimSql, claimBatchSql, type ClaimedRow, type OutboxRow } from '../sql/claimBatch.js';
 import { resolveMapping, type Mapping } from '../mapping/definition.js';
 import { rowMapper, type RowMapper, type SourceRow } from '../mapping/message.js';
@@ -152,7 +154,14 @@ export class Relay {
     this.#observe = fanOut(...(deps.observers ?? []));
     this.#publisher =
       deps.publisher ??
-      new KafkaPublisher({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId, timeoutMs: config.publishTimeoutMs, log });
+      new KafkaPublisher({
+        brokers: config.kafkaBrokers,
+        clientId: config.kafkaClientId,
+        timeoutMs: config.publishTimeoutMs,
+        log,
+        security: config,
+        compression: config.kafkaCompression,
+      });
   }
 
   get state(): RelayState {
@@ -261,7 +270,8 @@ export class Relay {
       await this.#publisher.disconnect();
       return;
     }
-    this.#log.info({ brokers: c.kafkaBrokers }, 'connected to Kafka');
+    this.#log.info({ brokers: c.kafkaBrokers, security: kafkaSecurityName(c), compression: c.kafkaCompression }, 'connected to Kafka');
+    reportFindings(await kafkaPreflight(this.#publisher, this.#pool, this.names, c), this.#log);
     this.#observe.connected();
     if (c.listen) {
       this.#listener = new WakeListener({

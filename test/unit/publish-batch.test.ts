@@ -116,3 +116,14 @@ describe('publishBatch', () => {
     expect((out.error as Error).message).toBe('broker down');
   });
 });
+
+describe('publishBatch with topic size limits', () => {
+  it("parks a row over its topic's max.message.bytes as too-large without sending it; its key's later rows are held", async () => {
+    const { publisher, sends } = scripted({});
+    publisher.messageLimits = async (topics) => new Map(topics.filter((t) => t === 'small').map((t) => [t, 100]));
+    const out = await run([row(1, 'a', 'small', 50), row(2, 'b', 'small', 150 /* 151 with the key */), row(3, 'b', 'small', 10), row(4, 'c', 'big', 500)], publisher);
+    expect(out.failed.map((f) => [Number(f.row.seq), f.class, f.message])).toEqual([[2, 'too-large', "row is 151 bytes, more than topic small's max.message.bytes 100"]]);
+    expect(seqs(out.held)).toEqual([3]);
+    expect(sends).toEqual([['1', '4']]);
+  });
+});
