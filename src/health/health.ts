@@ -10,7 +10,7 @@
  *          is stuck, and restarting the process is the fix.
  * - ready: started; PostgreSQL answered the last claim; Kafka took the last publish (or nothing has
  *          failed since it connected); and rows, when there were some to claim, were completed within
- *          the stall window. A standby replica (another relay holds the claim lock) is ready.
+ *          the stall window. A standby replica (it holds no key partition right now) is ready.
  */
 import { DEFAULT_BACKOFF } from '../backoff.js';
 import { relayQueryTimeoutMs } from '../db.js';

@@ -22,7 +22,7 @@ export interface RelayObserver {
   stateChanged?(from: RelayState, event: RelayEvent, to: RelayState): void;
   /** The startup connected to PostgreSQL and Kafka. */
   connected?(): void;
-  /** A claim answered (rows may be 0). standby: another relay holds the claim lock. */
+  /** A claim answered (rows may be 0). standby: this relay holds no key partition's lease. */
   claimed?(seconds: number, rows: number, standby: boolean): void;
   /** A batch was completed (COMMIT done): acknowledged rows are gone from the pending set. */
   batchCompleted?(report: BatchReport): void;

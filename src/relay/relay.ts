@@ -74,7 +74,7 @@ interface Claim {
   client: pg.PoolClient;
   rows: ClaimedRow[];
   released: boolean;
-  /** Another relay holds this outbox's claim lock: nothing was claimed. */
+  /** This relay holds no live lease on any key partition (others own them all): nothing was claimed. */
   standby: boolean;
 }
 
