@@ -51,7 +51,7 @@ start)
       -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c fsync=off $ssl_opts ${PG_PRIVATE_OPTS:-}" start >&2
   fi
   echo "DATABASE_URL=postgres://postgres@127.0.0.1:$port/postgres"
-  [[ "${PG_PRIVATE_SSL:-0}" == 1 ]] && echo "PG_CA=$dir.tls/ca.pem"
+  if [[ "${PG_PRIVATE_SSL:-0}" == 1 ]]; then echo "PG_CA=$dir.tls/ca.pem"; fi
   ;;
 stop)
   as_owner "$bin/pg_ctl" -D "$dir" -m immediate stop >&2 || true

@@ -1,7 +1,7 @@
 /** Errors of the retry-safe chain library (src/chain): thrown for misuse, with a one-line fix. */
 export class OutboxUsageError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'OutboxUsageError';
   }
 }

@@ -83,7 +83,15 @@ export function outboxProducer<Topics extends TopicMap = TopicMap>(options: Prod
     const rows = events.map((e, i) => toRow(e as OutboxEvent, i));
     await requireTransaction(client);
     if (rows.length === 0) return [];
-    return mapping.insert(client, rows);
+    try {
+      return await mapping.insert(client, rows);
+    } catch (err) {
+      // node-postgres can settle a failed query before the server's ReadyForQuery updates its
+      // transaction status, so a failed transaction may still look open to the check above; the
+      // server then refuses with 25P02: say what it means.
+      if ((err as { code?: unknown }).code === '25P02') throw new OutboxUsageError(FAILED_TRANSACTION, { cause: err });
+      throw err;
+    }
   };
   return {
     enqueueMany,
@@ -126,6 +134,8 @@ function encodePayload(payload: unknown, at: string): Buffer {
   return Buffer.from(text, 'utf8');
 }
 
+const FAILED_TRANSACTION = "enqueue: the client's transaction has failed (an earlier statement errored); roll it back";
+
 /** Refuse a pool and a client outside a transaction. */
 export async function requireTransaction(client: QueryClient): Promise<void> {
   const state = await isInTransaction(client);
@@ -134,7 +144,7 @@ export async function requireTransaction(client: QueryClient): Promise<void> {
       'enqueue needs the pg client of your open transaction, not a pg.Pool: a pool may run each query on another connection, outside your transaction (const client = await pool.connect(); await client.query("BEGIN"); … enqueue(client, …); COMMIT)',
     );
   }
-  if (state === 'aborted') throw new OutboxUsageError('enqueue: the client\'s transaction has failed (an earlier statement errored); roll it back');
+  if (state === 'aborted') throw new OutboxUsageError(FAILED_TRANSACTION);
   if (state !== 'in-transaction') {
     throw new OutboxUsageError(
       'enqueue must run inside your transaction: the client is not in one, so the event would commit on its own, without your business change (await client.query("BEGIN") first)',

@@ -42,6 +42,22 @@ describe('producer helper', () => {
     expect(await count()).toBe(1);
   });
 
+  it('a failed transaction whose status pg has not caught up with yet is still refused as failed (25P02)', async () => {
+    const p = producer();
+    const client = await fixture.outbox.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT 1/0').catch(() => undefined);
+      // node-postgres may settle the failed query before ReadyForQuery updates its status: simulate it.
+      (client as unknown as { getTransactionStatus(): string }).getTransactionStatus = () => 'T';
+      await expect(p.enqueue(client, { topic: 'orders', key: 'k', payload: { n: 1 } })).rejects.toThrow(/has failed/);
+      await client.query('ROLLBACK');
+    } finally {
+      client.release(true);
+    }
+    expect(await count()).toBe(0);
+  });
+
   it('without pg\'s transaction status (another client, or queries still queued) the server is asked', async () => {
     const p = producer();
     const event = { topic: 'orders', key: 'k', payload: { n: 1 } };
