@@ -44,11 +44,9 @@ export function rowMapper(m: Mapping): RowMapper {
         // tombstone: only route.tombstone.on.empty.payload drops the schema (found by test:compat).
         value = Buffer.from('null');
       }
-      const out: Record<string, string> = { id: row.id };
-      // A NULL column: the router sends a header with a null value; kafkajs 2.2.4 cannot encode one
-      // (its record encoder calls Buffer.byteLength(null) and throws), so the header is left out.
-      // The one known difference, docs/debezium.md.
-      for (const [name, v] of headers as [string, string | null][]) if (v !== null) out[name] = v;
+      const out: Record<string, string | null> = { id: row.id };
+      // A NULL column: the router sends a header with a null value, and so does the relay.
+      for (const [name, v] of headers as [string, string | null][]) out[name] = v;
       return {
         seq: row.seq,
         id: row.id,

@@ -30,6 +30,7 @@
  * - if they are still missing after MAX_RESENDS, or the receipt does not match what was sent at all,
  *   the send fails (IncompleteReceiptError): the producer is replaced and the batch retried.
  */
+import './kafkajs-null-headers.js'; // before kafkajs produces: null header values (see the module)
 import net from 'node:net';
 import tls from 'node:tls';
 import kafkajs, {

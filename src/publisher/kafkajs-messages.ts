@@ -7,7 +7,8 @@ import type { Message, TopicMessages } from 'kafkajs';
 import type { OutboxRow } from '../sql/claimBatch.js';
 
 export function toMessage(row: OutboxRow): Message {
-  const message: Message = { key: row.key, value: row.payload, headers: row.headers };
+  // kafkajs's types have no null header value; its encoder writes one once kafkajs-null-headers.ts fixed it.
+  const message: Message = { key: row.key, value: row.payload, headers: row.headers as Message['headers'] };
   if (row.partition !== undefined && row.partition !== null) message.partition = row.partition;
   if (row.timestamp !== undefined && row.timestamp !== null) message.timestamp = row.timestamp;
   return message;

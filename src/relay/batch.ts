@@ -7,7 +7,7 @@ import type { OutboxRow } from '../sql/claimBatch.js';
 /** Bytes a row adds to a produce request, roughly: what batchMaxBytes limits. */
 export function rowSize(row: OutboxRow): number {
   let size = (row.payload?.length ?? 0) + (row.key === null ? 0 : Buffer.byteLength(row.key));
-  for (const [name, value] of Object.entries(row.headers)) size += Buffer.byteLength(name) + Buffer.byteLength(value);
+  for (const [name, value] of Object.entries(row.headers)) size += Buffer.byteLength(name) + (value === null ? 0 : Buffer.byteLength(value));
   return size;
 }
 

@@ -46,6 +46,8 @@ export interface BatchOutcome {
 export interface PublishBatchOptions {
   publisher: Publisher;
   maxMessageBytes: number;
+  /** Header values may be null (the Debezium mapping); see relay/validate.ts. */
+  nullHeaderValues?: boolean;
   batchMaxBytes: number;
   blockKeys: boolean;
   /** The whole batch must be done by then (performance.now() time): it bounds the open claim. */
@@ -83,7 +85,7 @@ export async function publishBatch(rows: ClaimedRow[], o: PublishBatchOptions): 
   // 1. Validation, in outbox order so a failed row holds back only the later rows of its key.
   let pending: ClaimedRow[] = [];
   for (const row of rows) {
-    const problem = behindFailure(row) ? undefined : validateRow(row, o.maxMessageBytes);
+    const problem = behindFailure(row) ? undefined : validateRow(row, o.maxMessageBytes, o.nullHeaderValues);
     if (problem) fail(row, problem.class, problem.message);
     else pending.push(row);
   }

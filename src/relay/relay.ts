@@ -330,6 +330,7 @@ export class Relay {
         outcome = await publishBatch(claim.rows, {
           publisher: this.#publisher,
           maxMessageBytes: this.#config.maxMessageBytes,
+          nullHeaderValues: this.mapping.kind === 'debezium',
           batchMaxBytes: this.#config.batchMaxBytes,
           blockKeys: this.#config.failedRowPolicy === 'block-key',
           deadline: started + this.#config.publishTimeoutMs,

@@ -29,13 +29,17 @@ export interface RowProblem {
 /** Kafka's own rule (kafka.common.internals.Topic): 1–249 of [a-zA-Z0-9._-], not "." or "..". */
 const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
 
-export function validateRow(row: OutboxRow, maxMessageBytes: number): RowProblem | undefined {
+/**
+ * nullHeaderValues: a header may have a null value (Kafka allows it; the Debezium mapping sends a NULL
+ * header column so). The native table's rows must not (migration 2's CHECK: an object of strings).
+ */
+export function validateRow(row: OutboxRow, maxMessageBytes: number, nullHeaderValues = false): RowProblem | undefined {
   const headers: unknown = row.headers;
   if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) {
     return { class: 'invalid-headers', message: `headers must be a JSON object of strings, got ${describe(headers)}` };
   }
   for (const [name, value] of Object.entries(headers)) {
-    if (typeof value !== 'string') {
+    if (typeof value !== 'string' && !(value === null && nullHeaderValues)) {
       return { class: 'invalid-headers', message: `header ${JSON.stringify(name)} must be a string, got ${describe(value)}` };
     }
   }

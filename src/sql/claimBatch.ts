@@ -13,8 +13,11 @@ export interface OutboxRow {
   key: string | null;
   /** The message value; null = a tombstone. */
   payload: Buffer | null;
-  /** Every header of the message: an object of strings, unless the row predates migration 2 (see relay/validate.ts). */
-  headers: Record<string, string>;
+  /**
+   * Every header of the message: an object of strings (null = a header without a value, which only the
+   * Debezium mapping produces), unless the row predates migration 2 (see relay/validate.ts).
+   */
+  headers: Record<string, string | null>;
   /** An explicit partition (a mapping's partition column), else null: the partitioner decides. */
   partition?: number | null;
   /** The Kafka timestamp in ms since the epoch, as a decimal string; null: the producer's clock. */

@@ -34,7 +34,8 @@ describe('debezium mapping', () => {
         aggregateid varchar(255) NOT NULL,
         type varchar(255) NOT NULL,
         payload jsonb,
-        part integer
+        part integer,
+        trace text
       )`);
     s = {
       pool,
@@ -54,12 +55,12 @@ describe('debezium mapping', () => {
     await migrate(s.pool, s.names, silentLog, migrationsFor(resolveMapping(config)));
   }
 
-  async function insert(rows: { type: string; id: string; event: string; payload: string | null; part?: number }[]): Promise<string[]> {
+  async function insert(rows: { type: string; id: string; event: string; payload: string | null; part?: number; trace?: string }[]): Promise<string[]> {
     const ids: string[] = [];
     for (const r of rows) {
       const res = await s.pool.query<{ id: string }>(
-        `INSERT INTO "${s.schema}".outbox (aggregatetype, aggregateid, type, payload, part) VALUES ($1, $2, $3, $4::jsonb, $5) RETURNING id`,
-        [r.type, r.id, r.event, r.payload, r.part ?? null],
+        `INSERT INTO "${s.schema}".outbox (aggregatetype, aggregateid, type, payload, part, trace) VALUES ($1, $2, $3, $4::jsonb, $5, $6) RETURNING id`,
+        [r.type, r.id, r.event, r.payload, r.part ?? null, r.trace ?? null],
       );
       ids.push(res.rows[0]!.id);
     }
@@ -119,14 +120,14 @@ describe('debezium mapping', () => {
     expect(Number((await s.pool.query(`SELECT count(*) FROM ${s.names.captured}`)).rows[0].count)).toBe(0);
   });
 
-  it('route.topic.regex/replacement, key field, partition placement, expanded JSON (in jsonb key order), tombstone on NULL payload; mark mode keeps the user\'s rows', async () => {
+  it('route.topic.regex/replacement, key field, partition placement, expanded JSON (in jsonb key order), tombstone on NULL payload, a NULL header column as a header without a value; mark mode keeps the user\'s rows', async () => {
     const topic = await createTopic(4, 'shop');
     const suffix = topic.slice('shop_'.length);
     const settings = {
       OUTBOX_DEBEZIUM_ROUTE_TOPIC_REGEX: '(?<kind>[a-z]+)-(?<rest>.*)',
       OUTBOX_DEBEZIUM_ROUTE_TOPIC_REPLACEMENT: 'shop_${rest}',
       OUTBOX_DEBEZIUM_EVENT_KEY_FIELD: 'type',
-      OUTBOX_DEBEZIUM_ADDITIONAL_PLACEMENT: 'part:partition,aggregateid:header',
+      OUTBOX_DEBEZIUM_ADDITIONAL_PLACEMENT: 'part:partition,aggregateid:header,trace:header:traceId',
       OUTBOX_DEBEZIUM_EXPAND_JSON_PAYLOAD: 'true',
       // With JsonConverter a NULL payload is the text null unless route.tombstone.on.empty.payload is set.
       OUTBOX_DEBEZIUM_TOMBSTONE_ON_EMPTY_PAYLOAD: 'true',
@@ -134,7 +135,7 @@ describe('debezium mapping', () => {
     };
     await migrateWith(settings);
     const ids = await insert([
-      { type: `order-${suffix}`, id: 'a1', event: 'K1', payload: '{"total": 42.50, "note": null, "lines": [{"sku": "x", "qty": 1}]}', part: 3 },
+      { type: `order-${suffix}`, id: 'a1', event: 'K1', payload: '{"total": 42.50, "note": null, "lines": [{"sku": "x", "qty": 1}]}', part: 3, trace: 't-1' },
       { type: `order-${suffix}`, id: 'a2', event: 'K1', payload: null, part: 3 },
       { type: 'nomatch', id: 'a3', event: 'K2', payload: '{"b": 1, "a": 2}', part: 1 },
     ]);
@@ -146,8 +147,9 @@ describe('debezium mapping', () => {
 
     const got = await readAll([topic]);
     expect(got.map((m) => ({ partition: m.partition, key: m.key, value: m.tombstone ? null : m.value.toString(), headers: m.headers }))).toEqual([
-      { partition: 3, key: 'K1', value: '{"lines":[{"qty":1,"sku":"x"}],"total":42.5}', headers: { id: ids[0], aggregateid: 'a1' } },
-      { partition: 3, key: 'K1', value: null, headers: { id: ids[1], aggregateid: 'a2' } },
+      { partition: 3, key: 'K1', value: '{"lines":[{"qty":1,"sku":"x"}],"total":42.5}', headers: { id: ids[0], aggregateid: 'a1', traceId: 't-1' } },
+      // Debezium sends a NULL column as a header with a null value (not left out, not the text "null").
+      { partition: 3, key: 'K1', value: null, headers: { id: ids[1], aggregateid: 'a2', traceId: null } },
     ]);
     // "nomatch" does not match the regex: its topic is the value itself, which does not exist here.
     const failed = await s.pool.query(`SELECT topic, error_class FROM ${s.names.failures}`);

@@ -36,7 +36,7 @@ export function idHeaderProblems(received: Received[]): string[] {
   for (const m of received) {
     const at = `${m.topic}/${m.partition}@${m.offset}`;
     const eventId = m.headers.id;
-    if (eventId === undefined || !UUID.test(eventId)) {
+    if (eventId === undefined || eventId === null || !UUID.test(eventId)) {
       problems.push(`${at}: header id is ${JSON.stringify(eventId)}, not a UUID`);
       continue;
     }

@@ -13,7 +13,7 @@ export interface Received {
   tombstone?: boolean;
   /** The message timestamp, ms since the epoch, as kafkajs gives it. */
   timestamp?: string;
-  headers: Record<string, string>;
+  headers: Record<string, string | null>;
 }
 
 /** The run's broker by default; fault tests with a broker (or cluster) of their own pass its address. */
@@ -53,9 +53,10 @@ async function messageCount(topics: string[], brokers?: string): Promise<number>
   }
 }
 
-function headersOf(headers: IHeaders | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers ?? {})) out[k] = Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+/** Header values as text; a header without a value (Kafka allows one) stays null. */
+function headersOf(headers: IHeaders | undefined): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) out[k] = v === null || v === undefined ? null : Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
   return out;
 }
 
