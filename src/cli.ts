@@ -17,7 +17,8 @@ import {
   type SettingKey,
 } from './config.js';
 import { checkConnection, createPool } from './db.js';
-import { ConfigError, ExitCode, RelayExit, describeError, renderExitCodesHelp } from './errors.js';
+import { ConfigError, DatabaseRefusedError, ExitCode, RelayExit, describeError, renderExitCodesHelp } from './errors.js';
+import { migrateRefusalMessage, roleOf } from './pg-errors.js';
 import { createLogger } from './log.js';
 import { resolveMapping, type Mapping } from './mapping/definition.js';
 import { checkSchema, migrate, migrationsFor } from './migrate.js';
@@ -181,7 +182,10 @@ async function migrateCommand(cmd: Command): Promise<number> {
   try {
     await checkConnection(pool, config.databaseUrl);
     const names = outboxNames(config.schema, config.table);
-    const result = await migrate(pool, names, log, migrationsFor(resolveMapping(config)));
+    const result = await migrate(pool, names, log, migrationsFor(resolveMapping(config))).catch((err: unknown) => {
+      const line = migrateRefusalMessage(err, { names, role: roleOf(config.databaseUrl) });
+      throw line ? new DatabaseRefusedError(line, err) : err;
+    });
     const what = `${config.schema}.${config.table}`;
     process.stdout.write(
       result.applied.length > 0

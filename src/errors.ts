@@ -21,7 +21,7 @@ export const EXIT_CODES = [
     code: 5,
     name: 'DB_REFUSED',
     meaning:
-      'the database refuses what the relay needs: a missing privilege or object (SQLSTATE 42501, 42P01, 42703, 42883, 3F000; the line names it and the GRANT or migrate that fixes it), or completing a published batch failed the same way 5 times in a row (the batch stays pending)',
+      'the database refuses what the relay needs: a missing privilege or object (SQLSTATE 42501, 42P01, 42703, 42883, 3F000; the line names it and the GRANT or migrate that fixes it), or `migrate` run by a role that may not create objects (42501), or completing a published batch failed the same way 5 times in a row (the batch stays pending)',
   },
   {
     code: 6,

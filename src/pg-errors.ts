@@ -108,6 +108,23 @@ export function refusalMessage(err: unknown, context: { names: OutboxNames; role
 }
 
 /**
+ * The one line for `outbox-relay migrate` refused by PostgreSQL (insufficient_privilege: no CREATE
+ * on the database or schema, not the owner of an existing object), or undefined for anything else.
+ * Migrations need a role that may create objects; the relay itself then needs only the GRANTs.
+ */
+export function migrateRefusalMessage(err: unknown, context: { names: OutboxNames; role: string }): string | undefined {
+  const c = classifyPgError(err);
+  if (c.code !== '42501') return undefined;
+  const said = err instanceof Error ? err.message : String(err);
+  const schema = `"${context.names.schema.replaceAll('"', '""')}"`;
+  return (
+    `migrate was refused: ${said} (SQLSTATE 42501 insufficient_privilege); run \`outbox-relay migrate\` as a role that may ` +
+    `create objects (the database owner, or one granted CREATE ON DATABASE and, if schema ${schema} exists, its owner), ` +
+    `then give the relay's own role only what it needs: ${grantsFor(context.names, context.role)}`
+  );
+}
+
+/**
  * Counts consecutive identical failures (same SQLSTATE and message). Errors of kind `retry` are
  * transient by definition and are not counted: they neither extend nor break a run of identical ones.
  */

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/errors.js';
 import { loadMigrations, migrate } from '../../src/migrate.js';
 import { useFixture } from '../support/fixture.js';
-import { silentLog, waitFor } from '../support/outbox.js';
+import { silentLog, uniqueName, waitFor } from '../support/outbox.js';
 import { spawnCli, spawnRelay } from '../support/relay-process.js';
 
 const LATEST = loadMigrations().at(-1)!.version;
@@ -65,6 +65,36 @@ describe('outbox-relay migrate', () => {
       expect(proc.stderr()).toBe(
         `outbox-relay: schema of ${fixture.outbox.schema}.outbox is at version ${LATEST + 1}, newer than this outbox-relay knows (${LATEST}): upgrade outbox-relay\n`,
       );
+    }
+  });
+
+  it('a role that may not create objects: exit 5, one line naming what was refused and the fix, nothing created', async () => {
+    const { outbox } = fixture;
+    const role = uniqueName('migrate_role');
+    await outbox.pool.query(`CREATE ROLE ${role} LOGIN`);
+    const url = new URL(outbox.databaseUrl);
+    url.username = role;
+    const refused = async (expected: RegExp) => {
+      const p = spawnCli(['migrate'], { ...outbox.env, DATABASE_URL: url.toString(), LOG_LEVEL: 'warn' });
+      expect((await p.exited).code).toBe(ExitCode.DB_REFUSED);
+      const stderr = p.stderr().trim();
+      expect(stderr.split('\n')).toHaveLength(1); // no stack trace
+      expect(stderr).toMatch(expected);
+      expect(stderr).toContain('run `outbox-relay migrate` as a role that may create objects');
+      expect(stderr).toContain(`GRANT SELECT, UPDATE, DELETE ON ${outbox.names.outbox} TO "${role}"`);
+    };
+    try {
+      // No CREATE on the database: the schema cannot be made.
+      await refused(/^outbox-relay: migrate was refused: permission denied for database \S+ \(SQLSTATE 42501 insufficient_privilege\)/);
+      expect((await outbox.pool.query('SELECT to_regnamespace($1) AS s', [`"${outbox.schema}"`])).rows[0].s).toBeNull();
+      // The schema exists (an administrator made it) and the role may create schemas, but not in that one.
+      await outbox.pool.query(`CREATE SCHEMA "${outbox.schema}"`);
+      await outbox.pool.query(`GRANT CREATE ON DATABASE "${url.pathname.slice(1)}" TO ${role}`);
+      await refused(/^outbox-relay: migrate was refused: permission denied for schema \S+ \(SQLSTATE 42501/);
+      expect((await outbox.pool.query('SELECT to_regclass($1) AS t', [outbox.names.outbox])).rows[0].t).toBeNull();
+    } finally {
+      await outbox.pool.query(`DROP OWNED BY ${role}`);
+      await outbox.pool.query(`DROP ROLE ${role}`);
     }
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { outboxNames } from '../../src/names.js';
-import { RepeatedFailures, classifyPgError, grantsFor, refusalMessage, roleOf } from '../../src/pg-errors.js';
+import { RepeatedFailures, classifyPgError, grantsFor, migrateRefusalMessage, refusalMessage, roleOf } from '../../src/pg-errors.js';
 
 /** What node-postgres throws for a server error: an Error with the SQLSTATE in `code`. */
 const pgError = (code: string, message = `error ${code}`) => Object.assign(new Error(message), { code });
@@ -56,6 +56,14 @@ describe('refusalMessage', () => {
   it('a missing object points at migrate', () => {
     const line = refusalMessage(pgError('42P01', 'relation "app.outbox" does not exist'), { names, role: 'relay', action: 'claiming rows' });
     expect(line).toMatch(/SQLSTATE 42P01 undefined_table.*run `outbox-relay migrate` with the same DATABASE_URL/);
+  });
+
+  it('migrate refused (42501): says to run migrate as a role that may create objects, and the relay role\'s GRANTs; nothing else', () => {
+    const line = migrateRefusalMessage(pgError('42501', 'permission denied for database app'), { names, role: 'relay' });
+    expect(line).toMatch(/^migrate was refused: permission denied for database app \(SQLSTATE 42501 insufficient_privilege\); run `outbox-relay migrate` as a role that may create objects/);
+    expect(line).toContain(grantsFor(names, 'relay'));
+    expect(migrateRefusalMessage(pgError('42P01'), { names, role: 'relay' })).toBeUndefined();
+    expect(migrateRefusalMessage(new Error('boom'), { names, role: 'relay' })).toBeUndefined();
   });
 
   it('is undefined for errors worth retrying', () => {
