@@ -114,11 +114,15 @@ try {
       best = r?.highest_passing_rows_per_s ?? 0;
       if (r) say(`  → highest passing step ${best} rows/s`);
     }
-    if (has('latency') && best > 0) {
+    if (has('latency')) {
+      // "under load" is a share of the highest passing sustained step; when no step passed (or sustained
+      // was not run), of this round's relay drain rate, the other measure of its capacity
+      const drainRate = runs.find((r) => r.ok && r.round === round && r.scenario === 'drain' && r.system === 'relay' && r.variant === 'default')?.result.rows_per_s;
+      const base = best > 0 ? { rate: best, of: 'highest passing sustained step' } : drainRate ? { rate: drainRate, of: 'relay drain rate (no sustained step passed)' } : undefined;
       const { fractions, seconds, warmupS } = settings.underLoad;
-      for (const f of fractions) {
-        const rate = Math.round((best * f) / 100) * 100;
-        await record({ round, scenario: 'latency', system: 'relay', variant: `under load ${Math.round(f * 100)} %`, offered_fraction_of_sustained: f }, async () => (await latencyAt(ctx, [rate], { seconds, warmupS }))[0]);
+      for (const f of base ? fractions : []) {
+        const rate = Math.max(100, Math.round((base.rate * f) / 100) * 100);
+        await record({ round, scenario: 'latency', system: 'relay', variant: `under load ${Math.round(f * 100)} %`, offered_fraction_of_sustained: f, under_load_base: base }, async () => (await latencyAt(ctx, [rate], { seconds, warmupS }))[0]);
       }
     }
     if (has('wakeup')) {

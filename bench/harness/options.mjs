@@ -87,7 +87,7 @@ export function parseArgs(argv) {
   settings.replicaRows = q ? Math.min(settings.rows, 20_000) : settings.rows;
   const sel = (all) => {
     const picked = o.only?.filter((n) => all.includes(n)) ?? [];
-    return (picked.length ? picked : all).filter((n) => !o.skip.includes(n));
+    return all.filter((n) => (picked.length === 0 || picked.includes(n)) && !o.skip.includes(n));
   };
   settings.systems = sel(SYSTEMS);
   if (q && !o.only?.includes('debezium')) settings.systems = settings.systems.filter((s) => s !== 'debezium');

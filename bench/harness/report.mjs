@@ -57,7 +57,7 @@ export function summarize(runs) {
   };
 }
 
-function targets(s, settings) {
+export function targets(s, settings) {
   const d = s.drain_rows_per_s;
   const t = (name, value, limit, pass) => ({ target: name, value, limit, pass: value === null || value === undefined ? null : pass(value) });
   const s15 = s.sustained_steps['15000'];
