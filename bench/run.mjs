@@ -5,6 +5,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { BenchEnv, ROOT, machine, stackUp, versions } from './harness/env.mjs';
 import { HELP, UsageError, parseArgs } from './harness/options.mjs';
+import { LIVE } from './harness/relay-process.mjs';
 import { writeReport } from './harness/report.mjs';
 import { drainRelay } from './scenarios/drain.mjs';
 import { latencyAt, sustained } from './scenarios/latency.mjs';
@@ -62,6 +63,14 @@ const stack = stackUp();
 const env = new BenchEnv(stack);
 await env.connect();
 ctx.env = env;
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, async () => {
+    say(`${sig}: stopping ${LIVE.size} relay process(es), dropping this run's schemas and topics; no report written`);
+    await Promise.all([...LIVE].map((r) => r.stop()));
+    await env.close();
+    process.exit(130);
+  });
+}
 ctx.opts = settings;
 const runs = [];
 const machineInfo = machine();

@@ -19,6 +19,9 @@ export function procSample(pid) {
   }
 }
 
+/** Every relay process still running, so an interrupted bench can stop them. */
+export const LIVE = new Set();
+
 export class RelayProcess {
   /** env: OUTBOX_* settings on top of the bench defaults (HTTP off, LOG_LEVEL=warn). */
   constructor(stack, schema, env = {}) {
@@ -39,7 +42,11 @@ export class RelayProcess {
     this.child.stderr.on('data', (d) => {
       this.stderr = (this.stderr + d).slice(-4000);
     });
-    this.exited = new Promise((res) => this.child.on('exit', (code, signal) => res({ code, signal })));
+    LIVE.add(this);
+    this.exited = new Promise((res) => this.child.on('exit', (code, signal) => {
+      LIVE.delete(this);
+      res({ code, signal });
+    }));
     this.samples = [];
     this.timer = setInterval(() => this.sample(), 100);
   }

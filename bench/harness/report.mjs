@@ -149,8 +149,15 @@ function markdown(j, s, charts) {
   L.push('## Targets', '', '| target | measured | limit | result |', '|---|---|---|---|');
   for (const t of j.targets) L.push(`| ${t.target} | ${f(t.value)} | ${t.limit} | ${t.pass === null ? 'not measured' : t.pass ? 'PASS' : 'FAIL'} |`);
   L.push('', '## Backlog drain', '', `${j.settings.rows.toLocaleString('en-US')} rows of ${j.settings.payloadBytes}-byte payloads, ${j.settings.keys} keys, ${j.settings.partitions} partitions. Relay: from process start to the broker timestamp of the last message.`, '');
-  L.push('| system | rows/s median (min..max, n) | relay ÷ system |', '|---|---|---|');
-  for (const k of SYSTEMS) L.push(`| ${k} | ${sp(s.drain[k])} | ${k === 'relay' ? '' : f(ratio(s.drain.relay?.median, s.drain[k]?.median))} |`);
+  L.push('| system | rows/s median (min..max, n) | relay ÷ system | CPU s per run (median) | peak RSS MB (median) | version |', '|---|---|---|---|---|---|');
+  for (const k of SYSTEMS) {
+    const rs = ok(j.runs, (r) => r.scenario === 'drain' && r.system === k && (k !== 'relay' || r.variant === 'default'));
+    const ver = k === 'relay' ? j.versions.outbox_relay : j.versions.refs?.[k];
+    const state = j.settings.systems.includes(k) ? '' : ' (not run)';
+    L.push(`| ${k}${state} | ${sp(s.drain[k])} | ${k === 'relay' ? '' : f(ratio(s.drain.relay?.median, s.drain[k]?.median))} | ${f(med(rs.map((r) => r.result.cpu_s)))} | ${f(med(rs.map((r) => r.result.peak_rss_mb)))} | ${f(ver)} |`);
+  }
+  const notRun = SYSTEMS.filter((k) => !j.settings.systems.includes(k));
+  if (notRun.length) L.push('', `Not run: ${notRun.join(', ')}${j.settings.quick && notRun.includes('debezium') ? ' (Debezium is left out of --quick unless --only names it)' : ''}.`);
   const rv = ok(j.runs, (r) => r.scenario === 'drain' && r.system === 'relay');
   if (rv.length) {
     L.push('', '| relay variant | round | rows/s | start-up s | CPU µs/row (drain) | CPU µs/row (incl. start-up) | peak RSS MB |', '|---|---|---|---|---|---|---|');
