@@ -24,7 +24,7 @@ export function runLoad(opts) {
 
 export function plan(rate) {
   const rowsPerTx = rate <= 1000 ? 1 : Math.ceil(rate / 500);
-  const connections = rate <= 1000 ? 4 : Math.min(8, Math.max(4, Math.ceil(rate / 5000)));
+  const connections = rate <= 1000 ? 8 : Math.min(8, Math.max(4, Math.ceil(rate / 5000)));
   return { rowsPerTx, connections };
 }
 

@@ -20,9 +20,13 @@ export function seqOf(message) {
  */
 export async function measureLoad(env, run, { rate, seconds, warmupS, firstSeq = 0, settleS = 10, onProgress }) {
   const arrivals = new Map();
+  const appended = new Map();
   const consumer = await liveConsumer(env.kafka, run.topic, (m, t) => {
     const s = seqOf(m);
-    if (s >= firstSeq && !arrivals.has(s)) arrivals.set(s, t);
+    if (s >= firstSeq && !arrivals.has(s)) {
+      arrivals.set(s, t);
+      appended.set(s, Number(m.timestamp));
+    }
   });
   const progress = setInterval(() => onProgress?.(arrivals.size), 1000);
   let load;
@@ -32,6 +36,7 @@ export async function measureLoad(env, run, { rate, seconds, warmupS, firstSeq =
     const deadline = Date.now() + settleS * 1000;
     while (arrivals.size < load.rows && Date.now() < deadline) await sleep(50);
     const lat = new Latency();
+    const toAppend = new Latency();
     const warmEnd = load.started_ms + warmupS * 1000;
     let measured = 0;
     let lost = 0;
@@ -47,6 +52,7 @@ export async function measureLoad(env, run, { rate, seconds, warmupS, firstSeq =
       lastArrival = Math.max(lastArrival, a);
       if (c < warmEnd) continue;
       lat.record(a - c);
+      toAppend.record(appended.get(firstSeq + i) - c);
       measured++;
     }
     return {
@@ -64,6 +70,9 @@ export async function measureLoad(env, run, { rate, seconds, warmupS, firstSeq =
       warmup_s: warmupS,
       backlog_at_end: backlogEnd,
       latency_ms: lat.summary(),
+      // to the broker's LogAppendTime (millisecond resolution): when the relay's send was appended,
+      // just before its acknowledgement; the consume latency above adds the consumer's fetch
+      latency_to_append_ms: toAppend.summary(),
       latency: lat,
     };
   } finally {

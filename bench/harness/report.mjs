@@ -67,7 +67,7 @@ export function targets(s, settings) {
     t('drain >= 3 x Debezium', ratio(d.relay, d.debezium), 3, (v) => v >= 3),
     t('relay CPU <= 10 us per row (drain)', s.relay_cpu_us_per_row, 10, (v) => v <= 10),
     t('peak RSS <= 100 MB while draining', s.relay_rss_mb, 100, (v) => v <= 100),
-    t('commit -> ack p99 <= 20 ms at 1k rows/s', s.latency_ms.p99, 20, (v) => v <= 20),
+    t('commit -> ack p99 <= 20 ms at 1k rows/s (measured to the consumer, after the ack)', s.latency_ms.p99, 20, (v) => v <= 20),
     t('sustained 15k rows/s with p99 <= 100 ms', s15 ? s15.p99_ms?.median ?? null : null, 100, (v) => v <= 100 && s15.passed_rounds * 2 > s15.rounds),
     t('NOTIFY wake-up p50 <= 3 ms', s.wakeup_ms.notify?.median ?? null, 3, (v) => v <= 3),
     ...taxes.map(([c, v]) => t(`producer-side tax: >= 95 % of the commit rate without NOTIFY (${c} clients)`, v, 0.95, (x) => x >= 0.95)),
@@ -163,11 +163,12 @@ function markdown(j, s, charts) {
     L.push('', '| relay variant | round | rows/s | start-up s | CPU µs/row (drain) | CPU µs/row (incl. start-up) | peak RSS MB |', '|---|---|---|---|---|---|---|');
     for (const r of rv) L.push(`| ${r.variant} | ${r.round + 1} | ${f(r.result.rows_per_s)} | ${r.result.startup_s} | ${r.result.cpu_us_per_row} | ${r.result.cpu_us_per_row_incl_startup} | ${r.result.peak_rss_mb} |`);
   }
-  L.push('', '## Latency (commit -> consume)', '', 'Offered load from a worker thread (single-row transactions at 1k rows/s; multi-row transactions from several connections above), latency from the COMMIT returning to a kafkajs consumer receiving the row.', '');
-  L.push('| round | offered rows/s | achieved rows/s | rows/tx | p50 ms | p99 ms | p99.9 ms | max ms | backlog at end |', '|---|---|---|---|---|---|---|---|---|');
+  L.push('', '## Latency (commit -> consume)', '', 'Offered load from a worker thread (single-row transactions at 1k rows/s; multi-row transactions from several connections above), latency from the COMMIT returning to a kafkajs consumer receiving the row (the targets use this, an upper bound of commit -> ack); "to broker append" stops at the broker\'s LogAppendTime instead (millisecond resolution).', '');
+  L.push('| round | offered rows/s | achieved rows/s | rows/tx × connections | p50 ms | p99 ms | p99.9 ms | max ms | p50 / p99 to broker append ms | backlog at end |', '|---|---|---|---|---|---|---|---|---|---|');
   for (const r of ok(j.runs, (x) => x.scenario === 'latency')) {
     const x = r.result;
-    L.push(`| ${r.round + 1} | ${f(x.offered_rows_per_s)}${r.offered_fraction_of_sustained ? ` (${r.variant})` : ''} | ${f(x.achieved_rows_per_s)} | ${x.rows_per_tx} | ${x.latency_ms.p50} | ${x.latency_ms.p99} | ${x.latency_ms.p999} | ${x.latency_ms.max} | ${x.backlog_at_end} |`);
+    const a = x.latency_to_append_ms ?? {};
+    L.push(`| ${r.round + 1} | ${f(x.offered_rows_per_s)}${r.offered_fraction_of_sustained ? ` (${r.variant} of ${f(r.under_load_base?.rate)}, the ${r.under_load_base?.of})` : ''} | ${f(x.achieved_rows_per_s)} | ${x.rows_per_tx} × ${x.connections} | ${f(x.latency_ms.p50)} | ${f(x.latency_ms.p99)} | ${f(x.latency_ms.p999)} | ${f(x.latency_ms.max)} | ${f(a.p50)} / ${f(a.p99)} | ${f(x.backlog_at_end)} |`);
   }
   L.push('', '## Sustained rate (stepped offered load)', '', 'A step passes when the producer achieved ≥ 99 % of the offer, ≥ 99 % of the rows arrived, the backlog left at the end of the load is under one second of rows and p99 ≤ 100 ms.', '');
   L.push(`Highest passing step: ${sp(s.sustained_rows_per_s, ' rows/s')}`, '', '| offered rows/s | passed rounds | achieved rows/s | p99 ms | backlog at end |', '|---|---|---|---|---|');

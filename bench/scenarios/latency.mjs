@@ -44,7 +44,8 @@ export async function latencyAt(ctx, rates, { seconds, warmupS, stopWhen }) {
       seq += r.rows + 1000;
       out.push({ ...strip(r), relay_peak_rss_mb: Math.round(relay.peakRssMb * 10) / 10 });
       ctx.say(`  → offered ${rate}, achieved ${r.achieved_rows_per_s} rows/s, p50 ${r.latency_ms.p50} ms, p99 ${r.latency_ms.p99} ms, backlog at end ${r.backlog_at_end}`);
-      await drained(ctx.env, run);
+      // let the backlog drain before the next rate (bounded: an over-capacity step is stopped anyway)
+      await drained(ctx.env, run, Math.max(10, 2 * seconds));
       if (stopWhen?.(r)) break;
     }
     return out;

@@ -17,9 +17,14 @@ export async function wakeup(ctx, variant, samples) {
   const run = await env.outbox({ partitions: ctx.opts.partitions });
   const relay = new RelayProcess(env.stack, run.schema, WAKEUP_VARIANTS[variant]);
   const arrivals = new Map();
-  const consumer = await liveConsumer(env.kafka, run.topic, (m, t) => arrivals.set(seqOf(m), t));
+  const appended = new Map();
+  const consumer = await liveConsumer(env.kafka, run.topic, (m, t) => {
+    arrivals.set(seqOf(m), t);
+    appended.set(seqOf(m), Number(m.timestamp));
+  });
   const insert = `INSERT INTO ${run.names.outbox} (topic, key, payload) VALUES ($1, 'key-1', convert_to(rpad('seq:' || $2 || ';', 200, 'x'), 'UTF8'))`;
   const lat = new Latency();
+  const toAppend = new Latency();
   let lost = 0;
   try {
     // warm-up row: the relay is connected, listening and has published once
@@ -33,10 +38,12 @@ export async function wakeup(ctx, variant, samples) {
         lost++;
         continue;
       }
-      if (s > 0) lat.record(arrivals.get(s) - committed);
+      if (s === 0) continue;
+      lat.record(arrivals.get(s) - committed);
+      toAppend.record(appended.get(s) - committed);
     }
     ctx.progress(`${variant}: p50 ${lat.summary().p50} ms over ${lat.count} rows`);
-    return { variant, settings: WAKEUP_VARIANTS[variant], samples, lost, latency_ms: lat.summary(), latency_percentiles: lat.curve() };
+    return { variant, settings: WAKEUP_VARIANTS[variant], samples, lost, latency_ms: lat.summary(), latency_to_append_ms: toAppend.summary(), latency_percentiles: lat.curve() };
   } finally {
     await consumer.stop();
     await relay.stop();
