@@ -17,7 +17,7 @@ failed run and the bench goes on.
 
 Options:
   --quick           under five minutes on a 2-vCPU box: 50,000 rows, 2 rounds of drains, the relay-only
-                    scenarios once (last round) with short steps, replicas on 20,000 rows; Debezium
+                    scenarios once (last round) with short steps, replicas on 10,000 rows; Debezium
                     is skipped unless named in --only (its JVM start-up alone takes most of a minute)
   --rounds <n>      rounds (default 3, quick 2); medians and min..max are over rounds
   --rows <n>        rows per drain run (default 200000, quick 50000)
@@ -82,9 +82,9 @@ export function parseArgs(argv) {
     tax: q ? { clients: [8, 32], seconds: 4 } : { clients: [8, 32], seconds: 15 },
     refTimeoutS: q ? 240 : 1800,
   };
-  // quick: the relay-only scenarios run in the last round only, replicas on 20,000 rows
+  // quick: the relay-only scenarios run in the last round only, replicas on 10,000 rows
   settings.scenarioRounds = q ? 1 : settings.rounds;
-  settings.replicaRows = q ? Math.min(settings.rows, 20_000) : settings.rows;
+  settings.replicaRows = q ? Math.min(settings.rows, 10_000) : settings.rows;
   const sel = (all) => {
     const picked = o.only?.filter((n) => all.includes(n)) ?? [];
     return all.filter((n) => (picked.length === 0 || picked.includes(n)) && !o.skip.includes(n));

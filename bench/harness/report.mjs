@@ -177,7 +177,7 @@ function markdown(j, s, charts) {
   L.push(`| LISTEN/NOTIFY | ${sp(s.wakeup_ms.notify)} |`, `| poll only (1 s poll) | ${sp(s.wakeup_ms.poll_only)} |`);
   L.push('', '## Producer-side tax (pgbench, one outbox row per transaction)', '', '| clients | tps with the NOTIFY trigger | tps without | ratio |', '|---|---|---|---|');
   for (const [c, x] of Object.entries(s.producer_tax)) L.push(`| ${c} | ${sp(x.notify_tps)} | ${sp(x.no_notify_tps)} | ${sp(x.ratio)} |`);
-  L.push('', '## Replicas and ordering cost', '', '| variant | rows/s |', '|---|---|');
+  L.push('', '## Replicas and ordering cost', '', `${f(j.settings.replicaRows)} rows, 6 partitions, from the start of the relay processes until the outbox is empty.`, '', '| variant | rows/s |', '|---|---|');
   for (const [k, x] of Object.entries(s.replicas)) L.push(`| ${k} | ${sp(x)} |`);
   L.push('', `Ordering cost (1 replica, 1 - keyed ÷ keyless): ${s.ordering_cost === null ? 'n/a' : `${round(s.ordering_cost * 100, 1)} %`}`);
   L.push('', '## Charts', '');
