@@ -122,6 +122,14 @@ function writeCharts(put, runs, s) {
     series: lat.map((r) => ({ name: `r${r.round + 1} ${r.result.offered_rows_per_s}/s`, points: r.result.latency_percentiles.map(({ p, ms }) => [p, ms]) })),
   }));
   charts.push(['latency-percentiles.svg', 'Latency percentiles at each offered rate']);
+  const sus = ok(runs, (r) => r.scenario === 'sustained');
+  if (sus.length) {
+    put('sustained.svg', lineChart({
+      title: 'Sustained steps: p99 commit -> consume by offered rate', xLabel: 'offered rows/s', yLabel: 'p99 ms (log)', yLog: true,
+      series: sus.map((r) => ({ name: `round ${r.round + 1}`, points: r.result.steps.map((st) => [st.offered_rows_per_s, st.latency_ms.p99 ?? 0]) })),
+    }));
+    charts.push(['sustained.svg', 'p99 latency at each sustained step']);
+  }
   const first1k = lat.find((r) => !r.offered_fraction_of_sustained);
   if (first1k) {
     put('latency-histogram.svg', barChart({
