@@ -256,9 +256,6 @@ async function withOutboxConfig(
   fn: (c: OutboxContext) => Promise<number>,
 ): Promise<number> {
   const mapping = resolveMapping(config);
-  if (mapping.kind !== 'native' && name !== 'dead') {
-    throw new ConfigError(`\`outbox-relay ${name}\` does not support --mapping ${mapping.kind} yet: it reads the relay's own outbox table (the capture table <table>_captured has seq and sent_at)`);
-  }
   const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, undefined, config.logFormat, 2);
   const pool = createPool(
     { databaseUrl: config.databaseUrl, connectTimeoutMs: config.dbConnectTimeoutMs, applicationName: `outbox-relay:${name}`, max: 1 },
@@ -295,16 +292,19 @@ function time(flag: string, value: string, now: Date): Date {
 }
 
 async function statusCommand(cmd: Command): Promise<number> {
-  return withOutbox('status', cmd, { schema: true }, async ({ pool, names, out }) => {
-    await status(pool, names, out);
+  return withOutbox('status', cmd, { schema: true }, async ({ pool, names, mapping, out }) => {
+    await status(pool, names, mapping, out);
     return ExitCode.OK;
   });
 }
 
+/** Bound on doctor's Kafka connection and each of its Kafka requests. */
+const DOCTOR_KAFKA_TIMEOUT_MS = 10_000;
+
 async function doctorCommand(cmd: Command): Promise<number> {
   const config = loadConfig('doctor', sources(cmd, 'doctor'));
-  return withOutboxConfig('doctor', config, cmd, { schema: false }, async ({ pool, names, out }) => {
-    const findings = await doctor(pool, names, { kafka: { brokers: config.kafkaBrokers, clientId: config.kafkaClientId, timeoutMs: 10_000 } }, out);
+  return withOutboxConfig('doctor', config, cmd, { schema: false }, async ({ pool, names, mapping, log, out }) => {
+    const findings = await doctor(pool, names, { config, mapping, log, timeoutMs: DOCTOR_KAFKA_TIMEOUT_MS }, out);
     return findings.some((f) => f.severity === 'fail') ? ExitCode.DOCTOR_PROBLEMS : ExitCode.OK;
   });
 }
@@ -313,12 +313,12 @@ async function replayCommand(cmd: Command): Promise<number> {
   const opts = cmd.opts<{ topic: string; since: string; until?: string; key?: string; batchSize?: string; dryRun?: boolean }>();
   const batchSize = positiveInt('--batch-size', opts.batchSize, 500);
   // Relative times ("2h") count back from the database's clock, read once, so --since and --until agree.
-  return withOutbox('replay', cmd, { schema: true }, async ({ pool, names, out }) => {
+  return withOutbox('replay', cmd, { schema: true }, async ({ pool, names, mapping, out }) => {
     const now = (await pool.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now;
     const since = time('--since', opts.since, now);
     const until = opts.until === undefined ? now : time('--until', opts.until, now);
     if (since >= until) throw new ConfigError(`--since ${opts.since} is not before --until ${opts.until ?? '(now)'}: nothing could match`);
-    await replay(pool, names, { topic: opts.topic, since, until, key: opts.key, batchSize, dryRun: opts.dryRun === true }, out);
+    await replay(pool, names, mapping, { topic: opts.topic, since, until, key: opts.key, batchSize, dryRun: opts.dryRun === true }, out);
     return ExitCode.OK;
   });
 }
@@ -328,8 +328,8 @@ async function pruneCommand(cmd: Command): Promise<number> {
   const olderThanMs = duration('--older-than', opts.olderThan);
   const batchSize = positiveInt('--batch-size', opts.batchSize, 1000);
   const maxRowsPerSecond = positiveInt('--max-rows-per-second', opts.maxRowsPerSecond, 5000, 0);
-  return withOutbox('prune', cmd, { schema: true }, async ({ pool, names, out }) => {
-    await prune(pool, names, { olderThanMs, batchSize, maxRowsPerSecond, dryRun: opts.dryRun === true }, out);
+  return withOutbox('prune', cmd, { schema: true }, async ({ pool, names, mapping, out }) => {
+    await prune(pool, names, mapping, { olderThanMs, batchSize, maxRowsPerSecond, dryRun: opts.dryRun === true }, out);
     return ExitCode.OK;
   });
 }
