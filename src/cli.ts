@@ -260,9 +260,6 @@ async function withOutboxConfig(
   fn: (c: OutboxContext) => Promise<number>,
 ): Promise<number> {
   const mapping = resolveMapping(config);
-  if (mapping.kind !== 'native' && name !== 'dead') {
-    throw new ConfigError(`\`outbox-relay ${name}\` does not support --mapping ${mapping.kind} yet: it reads the relay's own outbox table (the capture table <table>_captured has seq and sent_at)`);
-  }
   const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, undefined, config.logFormat, 2);
   const pool = createPool(
     { databaseUrl: config.databaseUrl, connectTimeoutMs: config.dbConnectTimeoutMs, applicationName: `outbox-relay:${name}`, max: 1 },
@@ -299,16 +296,19 @@ function time(flag: string, value: string, now: Date): Date {
 }
 
 async function statusCommand(cmd: Command): Promise<number> {
-  return withOutbox('status', cmd, { schema: true }, async ({ pool, names, out }) => {
-    await status(pool, names, out);
+  return withOutbox('status', cmd, { schema: true }, async ({ pool, names, mapping, out }) => {
+    await status(pool, names, mapping, out);
     return ExitCode.OK;
   });
 }
 
+/** Bound on doctor's Kafka connection and each of its Kafka requests. */
+const DOCTOR_KAFKA_TIMEOUT_MS = 10_000;
+
 async function doctorCommand(cmd: Command): Promise<number> {
   const config = loadConfig('doctor', sources(cmd, 'doctor'));
-  return withOutboxConfig('doctor', config, cmd, { schema: false }, async ({ pool, names, out }) => {
-    const findings = await doctor(pool, names, { kafka: { brokers: config.kafkaBrokers, clientId: config.kafkaClientId, timeoutMs: 10_000 } }, out);
+  return withOutboxConfig('doctor', config, cmd, { schema: false }, async ({ pool, names, mapping, log, out }) => {
+    const findings = await doctor(pool, names, { config, mapping, log, timeoutMs: DOCTOR_KAFKA_TIMEOUT_MS }, out);
     return findings.some((f) => f.severity === 'fail') ? ExitCode.DOCTOR_PROBLEMS : ExitCode.OK;
   });
 }
@@ -317,12 +317,12 @@ async function replayCommand(cmd: Command): Promise<number> {
   const opts = cmd.opts<{ topic: string; since: string; until?: string; key?: string; batchSize?: string; dryRun?: boolean }>();
   const batchSize = positiveInt('--batch-size', opts.batchSize, 500);
   // Relative times ("2h") count back from the database's clock, read once, so --since and --until agree.
-  return withOutbox('replay', cmd, { schema: true }, async ({ pool, names, out }) => {
+  return withOutbox('replay', cmd, { schema: true }, async ({ pool, names, mapping, out }) => {
     const now = (await pool.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now;
     const since = time('--since', opts.since, now);
     const until = opts.until === undefined ? now : time('--until', opts.until, now);
     if (since >= until) throw new ConfigError(`--since ${opts.since} is not before --until ${opts.until ?? '(now)'}: nothing could match`);
-    await replay(pool, names, { topic: opts.topic, since, until, key: opts.key, batchSize, dryRun: opts.dryRun === true }, out);
+    await replay(pool, names, mapping, { topic: opts.topic, since, until, key: opts.key, batchSize, dryRun: opts.dryRun === true }, out);
     return ExitCode.OK;
   });
 }
@@ -332,8 +332,8 @@ async function pruneCommand(cmd: Command): Promise<number> {
   const olderThanMs = duration('--older-than', opts.olderThan);
   const batchSize = positiveInt('--batch-size', opts.batchSize, 1000);
   const maxRowsPerSecond = positiveInt('--max-rows-per-second', opts.maxRowsPerSecond, 5000, 0);
-  return withOutbox('prune', cmd, { schema: true }, async ({ pool, names, out }) => {
-    await prune(pool, names, { olderThanMs, batchSize, maxRowsPerSecond, dryRun: opts.dryRun === true }, out);
+  return withOutbox('prune', cmd, { schema: true }, async ({ pool, names, mapping, out }) => {
+    await prune(pool, names, mapping, { olderThanMs, batchSize, maxRowsPerSecond, dryRun: opts.dryRun === true }, out);
     return ExitCode.OK;
   });
 }
@@ -343,6 +343,7 @@ Per topic: pending rows (not yet sent, including rows waiting for a retry and de
 of the oldest, rows waiting for a retry, dead rows, and the distinct keys those hold back. Then the
 relays connected (pg_stat_activity, by application_name: the claim pool and the LISTEN connection,
 with client address and since when), and whether the wake-up trigger is installed and enabled.
+With --mapping debezium: the capture table's rows, per Kafka topic they are routed to.
 
 Example:
   outbox-relay status --json | jq '.topics[] | select(.dead > 0)'
@@ -350,15 +351,24 @@ ${EXIT_CODES_HELP}`;
 
 const DOCTOR_HELP = `
 Checks, one line each, ok / warn / FAIL, and the fix for what is not ok: the outbox table and its
-migration version, the pending index, the wake-up trigger, the privileges of the connecting role,
-server settings that would cut the relay short (statement_timeout, idle_session_timeout,
-transaction_timeout; the claim sets its own statement and idle-in-transaction timeouts), autovacuum
-on the outbox, Kafka reachability, and for every topic with pending rows: it exists, every
-partition has a leader and at least min.insync.replicas replicas in sync. Exits 6 when any check
-fails (warnings alone exit 0).
+migration version, the pending index, the wake-up trigger (debezium mode: also the capture and
+forget triggers), the privileges of the connecting role, server settings that would cut the relay
+short (statement_timeout, idle_session_timeout, transaction_timeout; the claim sets its own
+statement and idle-in-transaction timeouts), autovacuum on the outbox.
+
+Then Kafka, with the relay's own start-up preflight, connecting exactly as the relay does (give
+doctor the relay's settings: TLS/SASL, compression, size limits):
+  kafka-brokers       the brokers answer (else one FAIL line saying why: unreachable, TLS, SASL)
+  kafka-api-versions  the broker speaks what the idempotent producer needs
+  kafka-idempotence   idempotent writes allowed (InitProducerId; else the ACL to add)
+  kafka-topics        each topic with pending rows that does not exist, named
+  kafka-message-size  message.max.bytes and each topic's max.message.bytes known; pending rows over
+                      their topic's limit (they would be parked as too-large), counted per topic
+and for every existing topic with pending rows: every partition has a leader and at least
+min.insync.replicas replicas in sync. Exits 6 when any check fails (warnings alone exit 0).
 
 Example:
-  outbox-relay doctor || echo "fix the FAIL lines above"
+  outbox-relay doctor --env-file relay.env || echo "fix the FAIL lines above"
 ${EXIT_CODES_HELP}`;
 
 const REPLAY_HELP = `
@@ -370,6 +380,8 @@ the id header treats it as a duplicate) and carries the header replayed-from-seq
 original>, so a consumer can tell a replay from the first delivery. The
 running relay publishes the copies as usual. TIME is an ISO-8601 timestamp (no offset = UTC) or a
 duration ago (30m, 2h, 7d); the window is by sent_at, --since inclusive, --until exclusive.
+With --mapping debezium, --topic is the routed topic and each copy is a new capture row for the
+same row of your table: the same message again, without the replayed-from-seq header.
 
 Examples:
   outbox-relay replay --topic orders --since 2h --dry-run        # how many rows
@@ -381,7 +393,9 @@ Deletes sent rows (kept by --on-publish=mark) published more than DURATION ago: 
 table in seq order, --batch-size rows at a time, each step one short transaction (never one huge
 DELETE), at most --max-rows-per-second rows deleted (0 = no limit).
 Pending, waiting and dead rows are never touched. Progress on stderr, a summary on stdout. To do
-this continuously, run the relay with OUTBOX_RETENTION instead.
+this continuously, run the relay with OUTBOX_RETENTION instead. With --mapping debezium it deletes
+the old sent capture rows and the rows of your table they stand for (not a row a replayed copy
+still points at).
 
 Example:
   outbox-relay prune --older-than 7d --dry-run      # how many rows; then without --dry-run
@@ -495,7 +509,7 @@ export function buildProgram(handlers: {
   }
   const operations: ['status' | 'doctor' | 'replay' | 'prune', string, string, (c: Command) => Command][] = [
     ['status', 'Show pending rows per topic, the relays connected and the wake-up trigger.', STATUS_HELP, (c) => c.option('--json', 'print one JSON object')],
-    ['doctor', 'Check the database, the privileges, the settings and Kafka; print each problem with its fix (exit 6 if any).', DOCTOR_HELP, (c) => c.option('--json', 'print the findings as JSON')],
+    ['doctor', "Check the database, the privileges, the settings and Kafka (the relay's start-up preflight); print each problem with its fix (exit 6 if any).", DOCTOR_HELP, (c) => c.option('--json', 'print the findings as JSON')],
     [
       'replay',
       'Publish again the rows of a topic sent in a time window (kept by --on-publish=mark), as new pending rows.',

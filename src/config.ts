@@ -108,7 +108,7 @@ export const SETTINGS = {
     doc: 'Connect to Kafka over TLS (on by itself when any KAFKA_SSL_* file or name is set). Without KAFKA_SSL_CA_FILE the broker certificate is checked against the system CAs.',
     expect: 'true or false',
     schema: bool,
-    commands: RUN,
+    commands: KAFKA,
   }),
   kafkaSslCaFile: setting<string | undefined>({
     env: 'KAFKA_SSL_CA_FILE',
@@ -119,7 +119,7 @@ export const SETTINGS = {
     doc: "PEM file of the CA certificate(s) that signed the brokers' certificates (a private CA); replaces the system CAs.",
     expect: 'a file path',
     schema: z.string().min(1),
-    commands: RUN,
+    commands: KAFKA,
   }),
   kafkaSslCertFile: setting<string | undefined>({
     env: 'KAFKA_SSL_CERT_FILE',
@@ -130,7 +130,7 @@ export const SETTINGS = {
     doc: 'PEM client certificate (chain) for mutual TLS; needs KAFKA_SSL_KEY_FILE.',
     expect: 'a file path',
     schema: z.string().min(1),
-    commands: RUN,
+    commands: KAFKA,
   }),
   kafkaSslKeyFile: setting<string | undefined>({
     env: 'KAFKA_SSL_KEY_FILE',
@@ -141,7 +141,7 @@ export const SETTINGS = {
     doc: 'PEM private key of the client certificate (mutual TLS); encrypted keys need KAFKA_SSL_KEY_PASSWORD.',
     expect: 'a file path',
     schema: z.string().min(1),
-    commands: RUN,
+    commands: KAFKA,
   }),
   kafkaSslKeyPassword: setting<string | undefined>({
     env: 'KAFKA_SSL_KEY_PASSWORD',
@@ -152,7 +152,7 @@ export const SETTINGS = {
     doc: 'Passphrase of an encrypted KAFKA_SSL_KEY_FILE.',
     expect: 'a non-empty string',
     schema: z.string().min(1),
-    commands: RUN,
+    commands: KAFKA,
     secret: true,
   }),
   kafkaSslServername: setting<string | undefined>({
@@ -164,7 +164,7 @@ export const SETTINGS = {
     doc: "Host name sent as SNI and checked against the broker certificate, instead of each broker's own host name (e.g. when connecting through an IP or a tunnel).",
     expect: 'a host name',
     schema: z.string().regex(/^[A-Za-z0-9.*-]+$/),
-    commands: RUN,
+    commands: KAFKA,
   }),
   kafkaSaslMechanism: setting({
     env: 'KAFKA_SASL_MECHANISM',
@@ -174,7 +174,7 @@ export const SETTINGS = {
     doc: 'SASL login: none, plain, scram-sha-256, scram-sha-512 (KAFKA_SASL_USERNAME/PASSWORD) or oauthbearer (a token from KAFKA_SASL_OAUTHBEARER_TOKEN_FILE or _COMMAND). Use with KAFKA_SSL unless the network is trusted.',
     expect: 'one of none, plain, scram-sha-256, scram-sha-512, oauthbearer',
     schema: z.enum(['none', 'plain', 'scram-sha-256', 'scram-sha-512', 'oauthbearer']),
-    commands: RUN,
+    commands: KAFKA,
   }),
   kafkaSaslUsername: setting<string | undefined>({
     env: 'KAFKA_SASL_USERNAME',
@@ -185,7 +185,7 @@ export const SETTINGS = {
     doc: 'SASL user name (plain, scram-sha-256, scram-sha-512).',
     expect: 'a non-empty string',
     schema: z.string().min(1),
-    commands: RUN,
+    commands: KAFKA,
   }),
   kafkaSaslPassword: setting<string | undefined>({
     env: 'KAFKA_SASL_PASSWORD',
@@ -196,7 +196,7 @@ export const SETTINGS = {
     doc: 'SASL password (plain, scram-sha-256, scram-sha-512); prefer KAFKA_SASL_PASSWORD_FILE.',
     expect: 'a non-empty string',
     schema: z.string().min(1),
-    commands: RUN,
+    commands: KAFKA,
     secret: true,
   }),
   kafkaSaslOauthbearerTokenFile: setting<string | undefined>({
@@ -208,7 +208,7 @@ export const SETTINGS = {
     doc: "OAUTHBEARER: file holding the access token (a JWT), kept fresh by something else (e.g. a sidecar); read again before the token's exp, or every minute when it has none.",
     expect: 'a file path',
     schema: z.string().min(1),
-    commands: RUN,
+    commands: KAFKA,
   }),
   kafkaSaslOauthbearerTokenCommand: setting<string | undefined>({
     env: 'KAFKA_SASL_OAUTHBEARER_TOKEN_COMMAND',
@@ -219,7 +219,7 @@ export const SETTINGS = {
     doc: "OAUTHBEARER: shell command that prints an access token on stdout (e.g. a cloud CLI); run again before the token's exp, or every minute when it has none.",
     expect: 'a command line',
     schema: z.string().min(1),
-    commands: RUN,
+    commands: KAFKA,
   }),
   kafkaCompression: setting({
     env: 'KAFKA_COMPRESSION',
@@ -229,7 +229,7 @@ export const SETTINGS = {
     doc: 'Compress produce requests: none, gzip, lz4, zstd or snappy (see docs/compression.md for measurements).',
     expect: 'one of none, gzip, lz4, zstd, snappy',
     schema: z.enum(['none', 'gzip', 'lz4', 'zstd', 'snappy']),
-    commands: RUN,
+    commands: KAFKA,
   }),
   schema: setting({
     env: 'OUTBOX_SCHEMA',
@@ -279,7 +279,7 @@ export const SETTINGS = {
     doc: "Split a claimed batch into Kafka requests of at most this many payload bytes (keep below the broker's message.max.bytes).",
     expect: 'an integer from 1024 to 104857600',
     schema: int(1024, 100 * 1024 * 1024),
-    commands: RUN,
+    commands: KAFKA,
   }),
   maxMessageBytes: setting({
     env: 'OUTBOX_MAX_MESSAGE_BYTES',
@@ -289,7 +289,7 @@ export const SETTINGS = {
     doc: "Largest row (payload + key + headers) the relay sends; a larger row is parked dead at once without a round trip (keep it at or below the topics' max.message.bytes).",
     expect: 'an integer from 1024 to 104857600',
     schema: int(1024, 100 * 1024 * 1024),
-    commands: RUN,
+    commands: KAFKA,
   }),
   failedRowPolicy: setting({
     env: 'OUTBOX_FAILED_ROW_POLICY',
@@ -669,7 +669,21 @@ type ValueOf<K extends SettingKey> = (typeof SETTINGS)[K] extends SettingSpec<in
 export type Config = { [K in SettingKey]: ValueOf<K> };
 export type RunConfig = Config;
 export type MigrateConfig = Pick<Config, 'databaseUrl' | 'schema' | 'table' | 'dbConnectTimeoutMs' | 'logLevel' | 'logFormat' | MappingKey>;
-export type DoctorConfig = MigrateConfig & Pick<Config, 'kafkaBrokers' | 'kafkaClientId'>;
+/** The Kafka TLS and SASL settings (src/publisher/security.ts builds the client options from them). */
+export type KafkaSecurityKey =
+  | 'kafkaSsl'
+  | 'kafkaSslCaFile'
+  | 'kafkaSslCertFile'
+  | 'kafkaSslKeyFile'
+  | 'kafkaSslKeyPassword'
+  | 'kafkaSslServername'
+  | 'kafkaSaslMechanism'
+  | 'kafkaSaslUsername'
+  | 'kafkaSaslPassword'
+  | 'kafkaSaslOauthbearerTokenFile'
+  | 'kafkaSaslOauthbearerTokenCommand';
+/** doctor connects to Kafka exactly as the relay does (the security settings) and judges row sizes as it does. */
+export type DoctorConfig = MigrateConfig & Pick<Config, 'kafkaBrokers' | 'kafkaClientId' | KafkaSecurityKey | 'kafkaCompression' | 'batchMaxBytes' | 'maxMessageBytes'>;
 
 /** The settings a mapping is built from (src/mapping/definition.ts). */
 export type MappingKey = keyof MappingSettings;
@@ -812,7 +826,7 @@ export function loadConfig(command: Command, sources: ConfigSources): Partial<Co
       problems.push(`${origin} ${shown} is invalid: expected ${spec.expect}`);
     }
   }
-  if (command === 'run') problems.push(...kafkaSecurityProblems(result as Partial<Config>));
+  if (command === 'run' || command === 'doctor') problems.push(...kafkaSecurityProblems(result as Partial<Config>));
   const schema = result.schema as string | undefined;
   const table = result.table as string | undefined;
   if (schema && table && schema.length + 1 + table.length > MAX_CHANNEL_LENGTH) {

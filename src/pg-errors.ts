@@ -13,6 +13,7 @@
  *   RepeatedFailures below.
  */
 import type { OutboxNames } from './names.js';
+import type { Mapping } from './mapping/definition.js';
 
 export type PgErrorKind = 'fatal' | 'retry' | 'unknown';
 
@@ -70,11 +71,12 @@ export function classifyPgError(err: unknown): PgErrorClass {
 }
 
 /** Every privilege the relay needs on its outbox, as GRANT statements for `role`. */
-export function grantsFor(names: OutboxNames, role: string): string {
+export function grantsFor(names: OutboxNames, role: string, mapping?: Mapping): string {
   const r = role.startsWith('<') ? role : `"${role.replaceAll('"', '""')}"`;
   return [
     `GRANT USAGE ON SCHEMA "${names.schema.replaceAll('"', '""')}" TO ${r}`,
     `GRANT SELECT, UPDATE, DELETE ON ${names.outbox} TO ${r}`,
+    ...(mapping?.kind === 'debezium' ? [`GRANT SELECT, UPDATE, DELETE ON ${names.captured} TO ${r}`] : []),
     `GRANT SELECT, INSERT, UPDATE, DELETE ON ${names.failures} TO ${r}`,
     `GRANT SELECT, INSERT, UPDATE, DELETE ON ${names.wakeup} TO ${r}`,
     `GRANT SELECT, INSERT, UPDATE, DELETE ON ${names.members} TO ${r}`,

@@ -2,9 +2,11 @@
  * `outbox-relay prune --older-than DURATION`: delete sent rows (kept by --on-publish=mark) published
  * more than DURATION ago, in short batches at a bounded rate (src/relay/retention.ts pruneSent, the
  * same code the running relay's OUTBOX_RETENTION uses). Progress on stderr; one summary on stdout.
+ * Debezium mapping: the sent capture rows, and the user's outbox rows they stand for.
  */
 import type pg from 'pg';
 import { formatDuration } from '../duration.js';
+import type { Mapping } from '../mapping/definition.js';
 import type { OutboxNames } from '../names.js';
 import { cutoffBefore, pruneSent } from '../relay/retention.js';
 import { countSentBeforeSql } from '../sql/retention.js';
@@ -34,14 +36,14 @@ export interface PruneResult {
   elapsedMs: number;
 }
 
-export async function prune(pool: pg.Pool, names: OutboxNames, req: PruneRequest, out: CommandOutput): Promise<PruneResult> {
+export async function prune(pool: pg.Pool, names: OutboxNames, mapping: Mapping, req: PruneRequest, out: CommandOutput): Promise<PruneResult> {
   const { cutoff } = await cutoffBefore(pool, req.olderThanMs);
-  const matched = Number((await pool.query<{ n: string }>(countSentBeforeSql(names), [cutoff])).rows[0]!.n);
+  const matched = Number((await pool.query<{ n: string }>(countSentBeforeSql(names, mapping), [cutoff])).rows[0]!.n);
   let deleted = 0;
   const started = performance.now();
   if (!req.dryRun && matched > 0) {
     const progress = new Progress('deleted', matched, out.progress);
-    deleted = await pruneSent(pool, names, { cutoff, batchSize: req.batchSize, maxRowsPerSecond: req.maxRowsPerSecond, onBatch: (n) => progress.update(n) });
+    deleted = await pruneSent(pool, names, { cutoff, batchSize: req.batchSize, maxRowsPerSecond: req.maxRowsPerSecond, onBatch: (n) => progress.update(n), mapping });
     progress.finish();
   }
   const elapsedMs = Math.round(performance.now() - started);

@@ -7,11 +7,17 @@
  * carries the header `replayed-from-seq` with the seq of the original, so a consumer (or an
  * operator reading the topic) can tell a replay from the first delivery. Batches of --batch-size rows,
  * each its own transaction, in seq order; progress on stderr.
+ *
+ * Debezium mapping: the copy is a new capture row for the same row of the user's table, so the
+ * message is published again exactly as the first time (same id header, key and value): the mapping
+ * builds messages from the user's columns only, so there is no replayed-from-seq header.
  */
 import type pg from 'pg';
 import { UnavailableError } from '../errors.js';
+import type { Mapping } from '../mapping/definition.js';
+import { topicLabel } from '../mapping/message.js';
 import type { OutboxNames } from '../names.js';
-import { anySentSql, countReplaySql, replayBatchSql } from '../sql/replay.js';
+import { anySentSql, countReplaySql, replayBatchSql, replayRouteValuesSql } from '../sql/replay.js';
 import { Progress, rateText } from './progress.js';
 import type { CommandOutput } from './prune.js';
 
@@ -30,10 +36,17 @@ export interface ReplayResult {
   dryRun: boolean;
 }
 
-export async function replay(pool: pg.Pool, names: OutboxNames, req: ReplayRequest, out: CommandOutput): Promise<ReplayResult> {
-  const selection = [req.topic, req.since, req.until, req.key ?? null];
-  const matched = Number((await pool.query<{ n: string }>(countReplaySql(names), selection)).rows[0]!.n);
-  if (matched === 0 && !(await pool.query<{ any: boolean }>(anySentSql(names))).rows[0]!.any) {
+export async function replay(pool: pg.Pool, names: OutboxNames, mapping: Mapping, req: ReplayRequest, out: CommandOutput): Promise<ReplayResult> {
+  let topic: string | string[] = req.topic;
+  if (mapping.kind === 'debezium') {
+    // The route-by values whose routed topic is --topic: the router's regex runs here, not in SQL.
+    const label = topicLabel(mapping);
+    const values = (await pool.query<{ topic: string }>(replayRouteValuesSql(names, mapping), [req.since, req.until, req.key ?? null])).rows.map((r) => r.topic);
+    topic = values.filter((v) => label(v) === req.topic);
+  }
+  const selection = [topic, req.since, req.until, req.key ?? null];
+  const matched = Number((await pool.query<{ n: string }>(countReplaySql(names, mapping), selection)).rows[0]!.n);
+  if (matched === 0 && !(await pool.query<{ any: boolean }>(anySentSql(names, mapping))).rows[0]!.any) {
     throw new UnavailableError(
       `nothing to replay: ${names.schema}.${names.table} keeps no sent rows (with --on-publish=delete, the default, a row is deleted once Kafka has it); replay works on what a relay running with --on-publish=mark kept`,
     );
@@ -42,7 +55,7 @@ export async function replay(pool: pg.Pool, names: OutboxNames, req: ReplayReque
   let replayed = 0;
   const started = performance.now();
   if (!req.dryRun && matched > 0) {
-    const sql = replayBatchSql(names);
+    const sql = replayBatchSql(names, mapping);
     const progress = new Progress('replayed', matched, out.progress);
     let after = '0';
     for (;;) {

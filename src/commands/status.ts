@@ -1,9 +1,12 @@
 /**
  * `outbox-relay status`: per topic what is waiting (pending rows, age of the oldest, rows waiting
  * for a retry, dead rows, keys they block), which relays are connected, and whether the wake-up
- * trigger fires. Read-only; the SQL is in src/sql/inspect.ts.
+ * trigger fires. Read-only; the SQL is in src/sql/inspect.ts. Either mapping: in debezium mode the
+ * rows are the capture table's, and the topics the routed Kafka topics.
  */
 import type pg from 'pg';
+import type { Mapping } from '../mapping/definition.js';
+import { topicLabel } from '../mapping/message.js';
 import type { OutboxNames } from '../names.js';
 import {
   RELAY_CONNECTIONS_SQL,
@@ -35,9 +38,34 @@ export function triggerFires(tgenabled: string | null): boolean {
   return tgenabled === 'O' || tgenabled === 'A';
 }
 
-export async function readStatus(pool: pg.Pool, names: OutboxNames): Promise<Status> {
+type TopicStatus = Status['topics'][number];
+
+/**
+ * Rows per source topic → rows per Kafka topic. Route-by values that route to one topic add up (their
+ * blocked keys too: a key blocked under two route-by values of one topic counts twice).
+ */
+export function topicsByLabel(rows: TopicStatusRow[], label: (topic: string | null) => string): TopicStatus[] {
+  const merged = new Map<string, TopicStatus>();
+  for (const r of rows) {
+    const topic = label(r.topic);
+    const seconds = r.oldest_pending_seconds === null ? null : Math.round(r.oldest_pending_seconds * 10) / 10;
+    const t = merged.get(topic);
+    if (!t) {
+      merged.set(topic, { topic, pending: Number(r.pending), oldestPendingSeconds: seconds, waiting: Number(r.waiting), dead: Number(r.dead), blockedKeys: Number(r.blocked_keys) });
+      continue;
+    }
+    t.pending += Number(r.pending);
+    t.oldestPendingSeconds = t.oldestPendingSeconds === null || seconds === null ? (t.oldestPendingSeconds ?? seconds) : Math.max(t.oldestPendingSeconds, seconds);
+    t.waiting += Number(r.waiting);
+    t.dead += Number(r.dead);
+    t.blockedKeys += Number(r.blocked_keys);
+  }
+  return [...merged.values()].sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0));
+}
+
+export async function readStatus(pool: pg.Pool, names: OutboxNames, mapping: Mapping): Promise<Status> {
   const [topics, relays, trigger, size, ownership] = await Promise.all([
-    pool.query<TopicStatusRow>(topicStatusSql(names)),
+    pool.query<TopicStatusRow>(topicStatusSql(names, mapping)),
     pool.query<ConnectionRow>(RELAY_CONNECTIONS_SQL, [names.relayApplicationName, names.listenApplicationName]),
     pool.query<TriggerRow>(TRIGGER_SQL, [names.outbox, names.notifyTrigger.slice(1, -1)]),
     pool.query<{ bytes: string; estimated_rows: string }>(TABLE_SIZE_SQL, [names.outbox]),
@@ -46,14 +74,7 @@ export async function readStatus(pool: pg.Pool, names: OutboxNames): Promise<Sta
   const t = trigger.rows[0]!;
   return {
     outbox: `${names.schema}.${names.table}`,
-    topics: topics.rows.map((r) => ({
-      topic: r.topic,
-      pending: Number(r.pending),
-      oldestPendingSeconds: r.oldest_pending_seconds === null ? null : Math.round(r.oldest_pending_seconds * 10) / 10,
-      waiting: Number(r.waiting),
-      dead: Number(r.dead),
-      blockedKeys: Number(r.blocked_keys),
-    })),
+    topics: topicsByLabel(topics.rows, topicLabel(mapping)),
     relays: relays.rows.map((r) => ({
       pid: r.pid,
       role: r.application_name === names.listenApplicationName ? 'listen' : 'claim',
@@ -76,8 +97,8 @@ export async function readStatus(pool: pg.Pool, names: OutboxNames): Promise<Sta
   };
 }
 
-export async function status(pool: pg.Pool, names: OutboxNames, out: CommandOutput): Promise<Status> {
-  const s = await readStatus(pool, names);
+export async function status(pool: pg.Pool, names: OutboxNames, mapping: Mapping, out: CommandOutput): Promise<Status> {
+  const s = await readStatus(pool, names, mapping);
   if (out.json) {
     out.write(`${JSON.stringify(s, null, 2)}\n`);
     return s;

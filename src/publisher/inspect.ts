@@ -2,10 +2,12 @@
  * The admin-side look at Kafka that `outbox-relay doctor` needs, returned as plain objects so no
  * kafkajs type leaves src/publisher/: is the cluster reachable, does each topic exist, does every
  * partition have a leader, and are enough replicas in sync (min.insync.replicas, read per topic).
+ * It connects with the relay's security settings (TLS, SASL) like the relay's own clients.
  */
 import { Kafka, logLevel, type ConfigResourceTypes } from 'kafkajs';
 import { describeError } from '../errors.js';
 import { withDeadline } from '../sleep.js';
+import type { KafkaSecurity } from './security.js';
 
 export interface PartitionHealth {
   partition: number;
@@ -31,10 +33,20 @@ export interface KafkaInspection {
   topics: TopicHealth[];
 }
 
-export async function inspectKafka(options: { brokers: string[]; clientId: string; timeoutMs: number; topics: string[] }): Promise<KafkaInspection> {
+export async function inspectKafka(options: {
+  brokers: string[];
+  clientId: string;
+  timeoutMs: number;
+  topics: string[];
+  /** TLS and SASL, as built for the relay (./security.ts kafkaSecurity). */
+  security?: Pick<KafkaSecurity, 'ssl' | 'sasl'>;
+}): Promise<KafkaInspection> {
+  const { ssl, sasl } = options.security ?? {};
   const kafka = new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,
+    ...(ssl ? { ssl } : {}),
+    ...(sasl ? { sasl } : {}),
     connectionTimeout: 3000,
     requestTimeout: options.timeoutMs,
     logLevel: logLevel.NOTHING,

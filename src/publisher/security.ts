@@ -14,26 +14,12 @@ import { execFile } from 'node:child_process';
 import { readFile as readFileAsync } from 'node:fs/promises';
 import type { ConnectionOptions } from 'node:tls';
 import type { SASLOptions } from 'kafkajs';
-import type { Config } from '../config.js';
+import type { Config, KafkaSecurityKey } from '../config.js';
 import { readSecretFile } from '../config.js';
 import { causes } from './classify.js';
 import { ConfigError, KafkaRefusedError, UnavailableError, describeError, type RelayExit } from '../errors.js';
 
-export type SecuritySettings = Pick<
-  Config,
-  | 'kafkaBrokers'
-  | 'kafkaSsl'
-  | 'kafkaSslCaFile'
-  | 'kafkaSslCertFile'
-  | 'kafkaSslKeyFile'
-  | 'kafkaSslKeyPassword'
-  | 'kafkaSslServername'
-  | 'kafkaSaslMechanism'
-  | 'kafkaSaslUsername'
-  | 'kafkaSaslPassword'
-  | 'kafkaSaslOauthbearerTokenFile'
-  | 'kafkaSaslOauthbearerTokenCommand'
->;
+export type SecuritySettings = Pick<Config, 'kafkaBrokers' | KafkaSecurityKey>;
 
 /** PLAINTEXT without SASL: the defaults of the security settings. */
 export const NO_SECURITY: Omit<SecuritySettings, 'kafkaBrokers'> = {
@@ -226,6 +212,11 @@ function textOf(err: unknown): string {
   return [e?.name, e?.type, e?.code, e?.message].filter((v) => typeof v === 'string').join(' ');
 }
 
+/** Kafka refused InitProducerId for the relay's principal (no IdempotentWrite on the cluster): `doctor` names the check. */
+export function refusesIdempotence(err: unknown): boolean {
+  return [...causes(err)].some((e) => textOf(e).includes('CLUSTER_AUTHORIZATION_FAILED'));
+}
+
 /**
  * The one line (and exit code) for a failed first connection to Kafka: a refused login, a TLS
  * failure, idempotent writes not allowed (exit 7, KafkaRefusedError: restarting will not help), or
@@ -267,7 +258,7 @@ export function connectFailure(err: unknown, s: SecuritySettings, context: { tok
       );
     }
   }
-  if (has(/CLUSTER_AUTHORIZATION_FAILED/)) {
+  if (refusesIdempotence(err)) {
     const principal = m === 'none' || m === 'oauthbearer' ? 'the relay\'s principal' : `User:${s.kafkaSaslUsername ?? ''}`;
     return new KafkaRefusedError(
       `Kafka does not allow idempotent writes for ${principal} (CLUSTER_AUTHORIZATION_FAILED on InitProducerId): grant IdempotentWrite on the cluster (kafka-acls --add --allow-principal ${principal === "the relay's principal" ? 'User:<relay>' : principal} --operation IdempotentWrite --cluster) or Write on the topics`,

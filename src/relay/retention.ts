@@ -10,6 +10,7 @@
 import type pg from 'pg';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Mapping } from '../mapping/definition.js';
 import type { OutboxNames } from '../names.js';
 import { NOW_MINUS_SQL, pruneSentWindowSql } from '../sql/retention.js';
 import { sleep } from '../sleep.js';
@@ -30,6 +31,8 @@ export interface PruneOptions {
    * for a later round.
    */
   maxFruitlessWindows?: number;
+  /** Which table holds seq and sent_at (default native: the outbox; debezium: the capture table). */
+  mapping?: Mapping;
 }
 
 /**
@@ -41,7 +44,7 @@ export interface PruneOptions {
  * a window that still deletes something never ends it.)
  */
 export async function pruneSent(pool: pg.Pool, names: OutboxNames, o: PruneOptions): Promise<number> {
-  const sql = pruneSentWindowSql(names);
+  const sql = pruneSentWindowSql(names, o.mapping);
   const started = performance.now();
   let total = 0;
   let after = '0';
@@ -86,7 +89,7 @@ export class Retention {
   readonly #stop = new AbortController();
   readonly #done: Promise<void>;
 
-  constructor(pool: pg.Pool, names: OutboxNames, retentionMs: number, log: Logger) {
+  constructor(pool: pg.Pool, names: OutboxNames, retentionMs: number, log: Logger, mapping?: Mapping) {
     const interval = retentionInterval(retentionMs);
     log.info({ retentionMs, intervalMs: interval }, 'retention on: sent rows older than the retention are deleted in batches');
     this.#done = (async () => {
@@ -99,6 +102,7 @@ export class Retention {
             maxRowsPerSecond: 0,
             maxFruitlessWindows: RETENTION_FRUITLESS_WINDOWS,
             signal: this.#stop.signal,
+            ...(mapping ? { mapping } : {}),
           });
           if (deleted > 0) log.debug({ deleted, cutoff }, 'retention deleted sent rows');
         } catch (err) {

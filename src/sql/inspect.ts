@@ -2,6 +2,8 @@
  * Read-only queries of `outbox-relay status` and `outbox-relay doctor`: what is waiting, who is
  * connected, and whether the database is set up the way the relay needs it.
  */
+import type { Mapping } from '../mapping/definition.js';
+import { sourceRelation } from '../mapping/source.js';
 import type { OutboxNames } from '../names.js';
 
 export interface TopicStatusRow {
@@ -17,20 +19,17 @@ export interface TopicStatusRow {
 /**
  * Per topic: pending rows and the age of the oldest (partial index on sent_at IS NULL: as cheap as
  * the backlog is small), and from the failures table the rows waiting for a retry, the dead rows and
- * the distinct keys they hold back (under the default block-key policy).
+ * the distinct keys they hold back (under the default block-key policy). Rows come from the mapping's
+ * source relation (src/mapping/source.ts), so in debezium mode from the capture table joined with the
+ * user's table: `topic` is then the route-by value, which the caller routes to the Kafka topic.
  */
-export function topicStatusSql(n: OutboxNames): string {
-  return `WITH p AS (
-    SELECT topic, count(*) AS pending, extract(epoch FROM now() - min(created_at))::float8 AS oldest_pending_seconds
-    FROM ${n.outbox} WHERE sent_at IS NULL GROUP BY topic
-  ), f AS (
-    SELECT topic, count(*) FILTER (WHERE dead_at IS NULL) AS waiting, count(*) FILTER (WHERE dead_at IS NOT NULL) AS dead,
-           count(DISTINCT key) AS blocked_keys
-    FROM ${n.failures} GROUP BY topic
-  )
-  SELECT coalesce(p.topic, f.topic) AS topic, coalesce(p.pending, 0) AS pending, p.oldest_pending_seconds,
-         coalesce(f.waiting, 0) AS waiting, coalesce(f.dead, 0) AS dead, coalesce(f.blocked_keys, 0) AS blocked_keys
-  FROM p FULL JOIN f ON f.topic = p.topic
+export function topicStatusSql(n: OutboxNames, m: Mapping): string {
+  return `SELECT o.topic, count(*) AS pending, extract(epoch FROM now() - min(o.created_at))::float8 AS oldest_pending_seconds,
+         count(f.seq) FILTER (WHERE f.dead_at IS NULL) AS waiting, count(f.dead_at) AS dead, count(DISTINCT f.key) AS blocked_keys
+  FROM ${sourceRelation(n, m)} o
+  LEFT JOIN ${n.failures} f ON f.seq = o.seq
+  WHERE o.sent_at IS NULL
+  GROUP BY o.topic
   ORDER BY 1`;
 }
 
@@ -82,7 +81,9 @@ export interface PrivilegeRow {
  * What the relay needs, checked for the connecting role: USAGE on the schema; SELECT, UPDATE,
  * DELETE on the outbox; SELECT, INSERT, UPDATE, DELETE on the failures, wakeup and members tables;
  * SELECT, UPDATE on the leases; SELECT on the migrations ledger (src/pg-errors.ts grantsFor is the
- * matching GRANT). $1 schema, $2..$7 the qualified tables (as regclass text).
+ * matching GRANT); in debezium mode also SELECT, UPDATE, DELETE on the capture table ($8, NULL in
+ * native mode; the outbox is then the user's table: SELECT, UPDATE for the claim's FOR UPDATE, DELETE
+ * for --on-publish=delete). $1 schema, $2..$7 the qualified tables (as regclass text).
  */
 export const PRIVILEGES_SQL = `SELECT 'schema ' || $1 AS object, 'USAGE' AS privilege, has_schema_privilege($1, 'USAGE') AS granted
   UNION ALL
@@ -92,9 +93,10 @@ export const PRIVILEGES_SQL = `SELECT 'schema ' || $1 AS object, 'USAGE' AS priv
                ($4::text, 'wakeup', ARRAY['SELECT','INSERT','UPDATE','DELETE']),
                ($5::text, 'members', ARRAY['SELECT','INSERT','UPDATE','DELETE']),
                ($6::text, 'leases', ARRAY['SELECT','UPDATE']),
-               ($7::text, 'migrations', ARRAY['SELECT'])) AS t(name, label, privileges),
+               ($7::text, 'migrations', ARRAY['SELECT']),
+               ($8::text, 'capture table', ARRAY['SELECT','UPDATE','DELETE'])) AS t(name, label, privileges),
        unnest(t.privileges) AS p(privilege)
-  WHERE to_regclass(t.name) IS NOT NULL`;
+  WHERE t.name IS NOT NULL AND to_regclass(t.name) IS NOT NULL`;
 
 export interface SettingRow {
   name: string;
@@ -120,8 +122,3 @@ export interface VacuumRow {
 export const VACUUM_SQL = `SELECT c.reloptions, t.reloptions AS toast_reloptions, s.n_live_tup, s.n_dead_tup, s.last_autovacuum
   FROM pg_class c LEFT JOIN pg_class t ON t.oid = c.reltoastrelid LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
   WHERE c.oid = to_regclass($1)`;
-
-/** The topics that have rows waiting to be published. */
-export function pendingTopicsSql(n: OutboxNames): string {
-  return `SELECT DISTINCT topic FROM ${n.outbox} WHERE sent_at IS NULL ORDER BY topic`;
-}

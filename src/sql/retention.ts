@@ -1,4 +1,7 @@
-import type { OutboxNames } from '../names.js';
+import type { Mapping } from '../mapping/definition.js';
+import { NATIVE_MAPPING } from '../mapping/definition.js';
+import { trackingTable } from '../mapping/source.js';
+import { quoteIdent, type OutboxNames } from '../names.js';
 
 /**
  * Delete the sent rows (kept by --on-publish=mark) published before $1 (timestamptz) among the next
@@ -13,9 +16,14 @@ import type { OutboxNames } from '../names.js';
  * would read every younger row to the end of the table each time it comes back short. Returns the
  * rows deleted, the window's last seq (the next cursor), how many rows the window held, and whether
  * it held a sent row too young to delete (see pruneSent for when that ends a round).
+ *
+ * Debezium mapping: the window walks the capture table (it holds seq and sent_at); a deleted capture
+ * row takes the user's outbox row with it (as --on-publish=delete does), unless another capture row
+ * still refers to that row (a re-published event not sent yet).
  */
-export function pruneSentWindowSql(n: OutboxNames): string {
-  return `WITH win AS (
+export function pruneSentWindowSql(n: OutboxNames, m: Mapping = NATIVE_MAPPING): string {
+  if (m.kind === 'native') {
+    return `WITH win AS (
     SELECT seq, sent_at FROM ${n.outbox} WHERE seq > $3::bigint ORDER BY seq LIMIT $2
   ), doomed AS (
     SELECT seq FROM ${n.outbox} WHERE seq IN (SELECT seq FROM win WHERE sent_at < $1::timestamptz) FOR UPDATE SKIP LOCKED
@@ -24,11 +32,27 @@ export function pruneSentWindowSql(n: OutboxNames): string {
   )
   SELECT (SELECT count(*) FROM gone)::integer AS deleted, (SELECT max(seq) FROM win)::text AS last_seq,
          (SELECT count(*) FROM win)::integer AS scanned, EXISTS (SELECT 1 FROM win WHERE sent_at >= $1::timestamptz) AS young`;
+  }
+  const idCol = `t.${quoteIdent(m.idField)}`;
+  return `WITH win AS (
+    SELECT seq, sent_at FROM ${n.captured} WHERE seq > $3::bigint ORDER BY seq LIMIT $2
+  ), doomed AS (
+    SELECT seq, id FROM ${n.captured} WHERE seq IN (SELECT seq FROM win WHERE sent_at < $1::timestamptz) FOR UPDATE SKIP LOCKED
+  ), gone AS (
+    DELETE FROM ${n.captured} WHERE seq IN (SELECT seq FROM doomed) RETURNING id
+  ), users AS (
+    DELETE FROM ${n.outbox} t USING gone WHERE ${idCol} = gone.id
+      AND NOT EXISTS (SELECT 1 FROM ${n.captured} c WHERE c.id = gone.id AND c.seq NOT IN (SELECT seq FROM doomed))
+    RETURNING 1
+  )
+  SELECT (SELECT count(*) FROM gone)::integer AS deleted, (SELECT max(seq) FROM win)::text AS last_seq,
+         (SELECT count(*) FROM win)::integer AS scanned, EXISTS (SELECT 1 FROM win WHERE sent_at >= $1::timestamptz) AS young,
+         (SELECT count(*) FROM users)::integer AS user_rows`;
 }
 
 /** How many sent rows were published before $1 (for --dry-run and the progress total). */
-export function countSentBeforeSql(n: OutboxNames): string {
-  return `SELECT count(*)::bigint AS n FROM ${n.outbox} WHERE sent_at < $1::timestamptz`;
+export function countSentBeforeSql(n: OutboxNames, m: Mapping = NATIVE_MAPPING): string {
+  return `SELECT count(*)::bigint AS n FROM ${trackingTable(n, m)} WHERE sent_at < $1::timestamptz`;
 }
 
 /** The database's clock, and that time minus $1 milliseconds: cut-offs follow the server, not this host. */

@@ -16,7 +16,8 @@ import { useFixture } from '../support/fixture.js';
 import { createTopic, readAll } from '../support/kafka.js';
 import { silentLog, waitFor } from '../support/outbox.js';
 import { Relay } from '../../src/relay/relay.js';
-import { failIfExits, type RelayProcess } from '../support/relay-process.js';
+import { failIfExits, runCommand, type RelayProcess } from '../support/relay-process.js';
+import type { Finding } from '../../src/commands/doctor.js';
 import { secureBrokerDown, secureBrokerUp, unsecuredJwt, type SecureBroker } from '../support/secure-broker.js';
 
 let broker: SecureBroker;
@@ -231,6 +232,48 @@ describe('compression', () => {
       expect(payloads.map((p) => p.n).sort((a, b) => a - b), codec).toEqual(Array.from({ length: 20 }, (_, i) => i));
       expect(new Set(payloads.map((p) => p.codec)), codec).toEqual(new Set([codec]));
     }
+  });
+});
+
+describe('doctor over the secured listeners', () => {
+  const fixture = useFixture();
+  /** doctor's Kafka findings, run as the CLI with these settings. */
+  async function doctorKafka(env: Record<string, string>): Promise<{ code: number | null; stdout: string; kafka: Finding[] }> {
+    const r = await runCommand(['doctor', '--json'], { ...fixture.outbox.env, ...env });
+    const findings = (JSON.parse(r.stdout) as { findings: Finding[] }).findings;
+    return { code: r.code, stdout: r.stdout + r.stderr, kafka: findings.filter((f) => f.check.startsWith('kafka') || f.check.startsWith('topic')) };
+  }
+
+  it('doctor connects with the relay\'s TLS/SASL settings: SCRAM over TLS passes the preflight; a wrong password and a principal without IdempotentWrite are one FAIL line each, exit 6', async () => {
+    const topic = await createTopic(1, 'doctor', broker.admin);
+    await fixture.outbox.insert([{ topic, key: 'k', payload: Buffer.from('{}') }]);
+    const { user, password } = broker.users.scram512;
+    const scram = { KAFKA_BROKERS: broker.saslSsl, KAFKA_SSL_CA_FILE: join(broker.certs, 'ca.pem'), KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: user, KAFKA_SASL_PASSWORD: password };
+
+    const good = await doctorKafka(scram);
+    expect(good.kafka.map((f) => `${f.severity} ${f.check}`)).toEqual(['ok kafka-brokers', 'ok kafka-api-versions', 'ok kafka-idempotence', 'ok kafka-topics', 'ok kafka-message-size', `ok topic ${topic}`]);
+    expect(good.kafka[0]!.message).toMatch(/^Kafka at \S+ answers \(SASL\/SCRAM-SHA-512 over TLS\): 1 broker\(s\)/);
+
+    const wrong = await doctorKafka({ ...scram, KAFKA_SASL_PASSWORD: 'wrong-secret-doctor' });
+    expect(wrong.code).toBe(ExitCode.DOCTOR_PROBLEMS);
+    expect(wrong.kafka).toEqual([
+      {
+        check: 'kafka-brokers',
+        severity: 'fail',
+        message: `Kafka refused the SASL/SCRAM-SHA-512 login for user "${user}" (SASL_AUTHENTICATION_FAILED): check KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD`,
+      },
+    ]);
+    expect(wrong.stdout).not.toContain('wrong-secret-doctor');
+
+    const noidem = await doctorKafka({ ...scram, KAFKA_SASL_USERNAME: broker.users.noidem.user, KAFKA_SASL_PASSWORD: broker.users.noidem.password });
+    expect(noidem.code).toBe(ExitCode.DOCTOR_PROBLEMS);
+    expect(noidem.kafka).toEqual([
+      {
+        check: 'kafka-idempotence',
+        severity: 'fail',
+        message: expect.stringMatching(/^Kafka does not allow idempotent writes for User:noidem \(CLUSTER_AUTHORIZATION_FAILED on InitProducerId\): grant IdempotentWrite on the cluster/),
+      },
+    ]);
   });
 });
 

@@ -1,8 +1,9 @@
 /**
  * The operator commands against the real PostgreSQL and Kafka, run as `bin/outbox-relay` (build
- * first): status, doctor (each check failing for real: missing topic, disabled trigger, a role
- * without grants and with a short idle_session_timeout, autovacuum off on the table, Kafka
- * unreachable), replay (mark mode end to end, down to the Kafka messages) and prune.
+ * first): status, doctor (each check failing for real: missing topic, a pending row over its topic's
+ * max.message.bytes, disabled trigger, a role without grants and with a short idle_session_timeout,
+ * autovacuum off on the table, Kafka unreachable), replay (mark mode end to end, down to the Kafka
+ * messages) and prune. The debezium mapping's commands: test/integration/admin-debezium.test.ts.
  */
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
@@ -78,25 +79,48 @@ describe('operator commands', () => {
     expect(text).toMatch(new RegExp(`^${relay.relayId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+64 \\(0-63\\)`, 'm'));
   });
 
-  it('doctor: a healthy outbox and topic pass; a missing topic, a disabled trigger and autovacuum off on the table fail with their fix, exit 6', async () => {
+  it('doctor: a healthy outbox and topic pass the relay\'s Kafka preflight; a missing topic, a row over its topic\'s limit, a disabled trigger and autovacuum off on the table fail with their fix, exit 6', async () => {
     const o = fixture.outbox;
     const topic = await createTopic(2);
     await o.insert(rows(topic, 2, 2));
     const healthy = await doctorFindings();
-    for (const check of ['schema', 'pending index', 'wake-up trigger', 'privileges', 'statement_timeout', 'idle_session_timeout', 'kafka', `topic ${topic}`]) {
+    const kafkaChecks = ['kafka-brokers', 'kafka-api-versions', 'kafka-idempotence', 'kafka-topics', 'kafka-message-size'];
+    for (const check of ['schema', 'pending index', 'wake-up trigger', 'privileges', 'statement_timeout', 'idle_session_timeout', ...kafkaChecks, `topic ${topic}`]) {
       expect(severityOf(healthy.findings, check), check).toEqual(['ok']);
     }
     expect(healthy.findings.find((f) => f.check === `topic ${topic}`)!.message).toMatch(/2 partitions, each with a leader and all replicas in sync \(min\.insync\.replicas=1\)/);
+    expect(healthy.findings.find((f) => f.check === 'kafka-brokers')!.message).toMatch(/^Kafka at 127\.0\.0\.1:\d+ answers \(PLAINTEXT\): 1 broker\(s\)/);
+    expect(healthy.findings.find((f) => f.check === 'kafka-message-size')!.message).toMatch(/^broker message\.max\.bytes \d+; 1 topic limit\(s\) known; .*no pending row is over its limit$/);
 
     const missing = uniqueName('missing');
     await o.insert(rows(missing, 1, 1));
+    // A topic that takes at most 2000 bytes, with one row of 3000 among small ones: the relay would park it as too-large.
+    const small = await createTopic(1, 'small', undefined, 1, [{ name: 'max.message.bytes', value: '2000' }]);
+    await o.insert([...rows(small, 2, 1), { topic: small, key: 'big', payload: Buffer.alloc(3000, 'b') }]);
     await q(`ALTER TABLE ${o.names.outbox} DISABLE TRIGGER ${o.names.notifyTrigger}`);
     await q(`ALTER TABLE ${o.names.outbox} SET (autovacuum_enabled = false)`);
     const sick = await doctorFindings();
     expect(sick.code).toBe(ExitCode.DOCTOR_PROBLEMS);
     expect(sick.ok).toBe(false);
-    expect(sick.findings.find((f) => f.check === `topic ${missing}`)).toMatchObject({ severity: 'fail', message: expect.stringContaining('does not exist') });
+    expect(sick.findings.filter((f) => f.check === 'kafka-topics')).toEqual([
+      {
+        check: 'kafka-topics',
+        severity: 'fail',
+        message: `topic ${missing} has 1 pending row(s) but does not exist`,
+        fix: `create it (kafka-topics --create --topic ${missing}); meanwhile its rows wait, and are parked as unknown-topic after OUTBOX_UNKNOWN_TOPIC_DEAD_AFTER_MS`,
+      },
+    ]);
+    // 3000 payload + key + the id and seq headers.
+    expect(sick.findings.filter((f) => f.check === 'kafka-message-size' && f.severity === 'fail')).toEqual([
+      {
+        check: 'kafka-message-size',
+        severity: 'fail',
+        message: expect.stringMatching(new RegExp(`^1 pending row\\(s\\) of topic ${small} are over the topic's max\\.message\\.bytes 2000 \\(largest 30[4-9]\\d bytes\\): they will be parked as too-large$`)),
+        fix: expect.stringContaining(`kafka-configs --alter --entity-type topics --entity-name ${small} --add-config max.message.bytes=`),
+      },
+    ]);
     expect(severityOf(sick.findings, `topic ${topic}`)).toEqual(['ok']);
+    expect(severityOf(sick.findings, `topic ${small}`)).toEqual(['ok']);
     expect(sick.findings.find((f) => f.check === 'wake-up trigger')).toMatchObject({ severity: 'fail', fix: `ALTER TABLE ${o.names.outbox} ENABLE TRIGGER ${o.names.notifyTrigger}` });
     expect(sick.findings.filter((f) => f.check === 'autovacuum' && f.message.includes(o.names.outbox))).toMatchObject([
       { severity: 'fail', fix: `ALTER TABLE ${o.names.outbox} RESET (autovacuum_enabled)` },
@@ -105,12 +129,13 @@ describe('operator commands', () => {
     // Human output: one line per finding, the fix on the FAIL lines, a summary; exit 6.
     const human = await cli(['doctor']);
     expect(human.code).toBe(ExitCode.DOCTOR_PROBLEMS);
-    expect(human.stdout).toMatch(new RegExp(`^FAIL  topic ${missing}: .* — fix: create it`, 'm'));
+    expect(human.stdout).toMatch(new RegExp(`^FAIL  kafka-topics: topic ${missing} has 1 pending row\\(s\\) but does not exist — fix: create it`, 'm'));
+    expect(human.stdout).toMatch(new RegExp(`^FAIL  kafka-message-size: 1 pending row\\(s\\) of topic ${small} are over .* — fix: raise the topic's limit`, 'm'));
     expect(human.stdout).toMatch(/^ok {4}pending index: /m);
     expect(human.stdout).toMatch(/^doctor: \d+ problems? found/m);
   });
 
-  it('doctor: a role without grants and with idle_session_timeout 5s, and Kafka unreachable', async () => {
+  it('doctor: a role without grants and with idle_session_timeout 5s, and Kafka unreachable (one line, exit 6)', async () => {
     const o = fixture.outbox;
     const role = uniqueName('doctor_role');
     await q(`CREATE ROLE ${role} LOGIN`);
@@ -132,10 +157,15 @@ describe('operator commands', () => {
         message: expect.stringContaining('idle_session_timeout = 5s (from user)'),
         fix: `ALTER ROLE "${role}" SET idle_session_timeout = 0`,
       });
-      expect(d.findings.find((f) => f.check === 'kafka')).toMatchObject({ severity: 'fail', message: expect.stringContaining('cannot reach Kafka at 127.0.0.1:1') });
     } finally {
       await q(`DROP OWNED BY ${role}; DROP ROLE ${role}`);
     }
+    // Kafka unreachable: the relay's own connect-failure line, and nothing else about Kafka.
+    const human = await cli(['doctor'], { KAFKA_BROKERS: '127.0.0.1:1' });
+    expect(human.code).toBe(ExitCode.DOCTOR_PROBLEMS);
+    expect(human.stdout.split('\n').filter((l) => /^\S+ +(kafka|topic)/.test(l))).toEqual([
+      expect.stringMatching(/^FAIL  kafka-brokers: cannot connect to Kafka at 127\.0\.0\.1:1 \(.*ECONNREFUSED.*\): check KAFKA_BROKERS and that the brokers are up$/),
+    ]);
   });
 
   it('replay (mark mode): copies as new pending rows in seq order, same id, replayed-from-seq header; the relay publishes them again', async () => {

@@ -11,7 +11,7 @@ import { migrate, migrationsFor } from '../../src/migrate.js';
 import { outboxNames, type OutboxNames } from '../../src/names.js';
 import { Relay } from '../../src/relay/relay.js';
 import { createTopic, readAll } from '../support/kafka.js';
-import { silentLog, uniqueName, waitFor } from '../support/outbox.js';
+import { debeziumOutboxSql, silentLog, uniqueName, waitFor } from '../support/outbox.js';
 
 interface Setup {
   pool: pg.Pool;
@@ -27,16 +27,7 @@ describe('debezium mapping', () => {
     const schema = uniqueName('dbz');
     const pool = new pg.Pool({ connectionString: inject('databaseUrl'), max: 4 });
     // Debezium's canonical outbox table, plus an extra column, created by "the application".
-    await pool.query(`CREATE SCHEMA "${schema}";
-      CREATE TABLE "${schema}".outbox (
-        id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-        aggregatetype varchar(255) NOT NULL,
-        aggregateid varchar(255) NOT NULL,
-        type varchar(255) NOT NULL,
-        payload jsonb,
-        part integer,
-        trace text
-      )`);
+    await pool.query(debeziumOutboxSql(schema, 'part integer,\n        trace text'));
     s = {
       pool,
       schema,

@@ -30,6 +30,21 @@ export interface NewRow {
   headers?: Record<string, string>;
 }
 
+/**
+ * A schema holding Debezium's canonical outbox table (id, aggregatetype, aggregateid, type, payload),
+ * as "the application" creates it, for --mapping debezium; extra columns after payload if given.
+ */
+export function debeziumOutboxSql(schema: string, extraColumns = ''): string {
+  return `CREATE SCHEMA "${schema}";
+      CREATE TABLE "${schema}".outbox (
+        id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        aggregatetype varchar(255) NOT NULL,
+        aggregateid varchar(255) NOT NULL,
+        type varchar(255) NOT NULL,
+        payload jsonb${extraColumns ? `,\n        ${extraColumns}` : ''}
+      )`;
+}
+
 export function uniqueName(prefix: string): string {
   return `${prefix}_${randomBytes(5).toString('hex')}`;
 }

@@ -31,6 +31,12 @@ describe('OUTBOX_RETENTION', () => {
     expect(() => loadConfig('doctor', { env: { DATABASE_URL: base.DATABASE_URL } })).toThrow('KAFKA_BROKERS is required');
     expect(loadConfig('status', { env: { DATABASE_URL: base.DATABASE_URL } }).table).toBe('outbox');
   });
+
+  it('doctor takes the relay\'s Kafka security and size settings, with the same consistency checks', () => {
+    const c = loadConfig('doctor', { env: { ...base, KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'relay', KAFKA_SASL_PASSWORD: 's', KAFKA_SSL_CA_FILE: '/ca.pem', OUTBOX_MAX_MESSAGE_BYTES: '5000' } });
+    expect(c).toMatchObject({ kafkaSaslMechanism: 'scram-sha-512', kafkaSaslUsername: 'relay', kafkaSslCaFile: '/ca.pem', maxMessageBytes: 5000, kafkaCompression: 'none', batchMaxBytes: 900_000 });
+    expect(() => loadConfig('doctor', { env: { ...base, KAFKA_SASL_MECHANISM: 'plain' } })).toThrow('KAFKA_SASL_MECHANISM=plain needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD');
+  });
 });
 
 describe('Progress', () => {

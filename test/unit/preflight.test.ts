@@ -54,6 +54,20 @@ describe('Kafka preflight', () => {
     expect(small.find((f) => f.ok && f.check === 'kafka-message-size')?.detail).toMatch(/parked as too-large without a send \(tiny: 50000\)/);
   });
 
+  it('fails (blocking) on pending rows over their limit, with the limit that applies and its fix', () => {
+    const fs = judge(facts({ topicLimits: new Map([['tiny', 2000]]) }), [{ topic: 'tiny', rows: 3 }, { topic: 'orders', rows: 1 }], { ...settings, batchMaxBytes: 1000 }, [
+      { topic: 'orders', rows: 1, largest: 1_200_000, limit: 1_000_000, by: 'setting' },
+      { topic: 'tiny', rows: 2, largest: 3050, limit: 2000, by: 'topic' },
+    ]);
+    expect(fs.filter((f) => !f.ok).map((f) => ({ blocking: f.blocking, text: `${f.problem}: ${f.fix}` }))).toEqual([
+      { blocking: true, text: expect.stringMatching(/^1 pending row\(s\) of topic orders are over OUTBOX_MAX_MESSAGE_BYTES 1000000 \(largest 1200000 bytes\): .*raise OUTBOX_MAX_MESSAGE_BYTES to at least 1200000/) },
+      { blocking: true, text: expect.stringMatching(/^2 pending row\(s\) of topic tiny are over the topic's max\.message\.bytes 2000 .*--entity-name tiny --add-config max\.message\.bytes=3050/) },
+    ]);
+    expect(fs.find((f) => f.ok && f.check === 'kafka-message-size')?.detail).not.toContain('no pending row is over its limit');
+    // Not fatal: the relay logs them and goes on.
+    expect(() => reportFindings(fs, createLogger('silent'))).not.toThrow();
+  });
+
   it('parses an ApiVersions v0 answer', () => {
     const body = Buffer.alloc(2 + 4 + 12);
     body.writeInt16BE(0, 0);
