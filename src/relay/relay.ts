@@ -218,7 +218,7 @@ export class Relay {
       throw refusal ? new DatabaseRefusedError(refusal, err) : err;
     }
     this.#to('started');
-    if (this.#config.retention !== null) this.#retention = new Retention(this.#pool!, this.names, this.#config.retention, this.#log);
+    if (this.#config.retention !== null) this.#retention = new Retention(this.#pool!, this.names, this.#config.retention, this.#log, this.mapping);
     this.#log.info({ relayId: this.relayId, outbox: `${this.names.schema}.${this.names.table}`, listen: this.#config.listen }, 'relay started');
     try {
       await this.#loop();

@@ -150,6 +150,19 @@ describe('debezium mapping', () => {
     expect(Number((await s.pool.query(`SELECT count(*) FROM ${s.names.captured} WHERE sent_at IS NOT NULL`)).rows[0].count)).toBe(2);
   });
 
+  it('mark mode with OUTBOX_RETENTION: the running relay deletes old sent capture rows and the user rows they stand for', async () => {
+    const topic = await createTopic(1, 'ret');
+    const settings = { OUTBOX_DEBEZIUM_ROUTE_TOPIC_REPLACEMENT: topic, OUTBOX_ON_PUBLISH: 'mark', OUTBOX_RETENTION: '1s' };
+    await migrateWith(settings);
+    await insert([1, 2, 3].map((i) => ({ type: 'order', id: `r${i}`, event: 'E', payload: `{"i": ${i}}` })));
+    start(settings);
+    await waitFor('published rows to be deleted by retention, capture rows and user rows', async () => {
+      const left = await s.pool.query(`SELECT (SELECT count(*) FROM "${s.schema}".outbox)::int AS users, (SELECT count(*) FROM ${s.names.captured})::int AS captured`);
+      return left.rows[0].users === 0 && left.rows[0].captured === 0;
+    }, 30_000);
+    expect((await readAll([topic])).map((m) => m.key)).toEqual(['r1', 'r2', 'r3']);
+  });
+
   it('migrate refuses a table that does not exist, or an id field it does not have', async () => {
     const missing = outboxNames(s.schema, 'nope');
     await expect(migrate(s.pool, missing, silentLog, migrationsFor(resolveMapping(loadConfig('migrate', { env: { ...s.env, OUTBOX_TABLE: 'nope' } }))))).rejects.toThrow(/does not exist/);
