@@ -98,9 +98,15 @@ if [[ "$SECURE" == 1 ]]; then
       secure_env
       exit 0
       ;;
-    down | stop)
-      if [[ "$1" == stop ]]; then check_node "${2:-}"; nodes=("$2"); else nodes=(1 2 3); fi
-      for n in "${nodes[@]}"; do secure_node "$n" down; done
+    stop)
+      check_node "${2:-}"
+      secure_node "$2" down
+      exit 0
+      ;;
+    down)
+      # All at once: one by one, the last node waits out its shutdown timeout for a lost quorum.
+      for ((n = 1; n <= NODES; n++)); do secure_node "$n" down & done
+      wait
       exit 0
       ;;
     start)
