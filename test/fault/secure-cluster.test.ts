@@ -73,7 +73,7 @@ describe('Kafka security on a three-broker cluster', () => {
 
   it('kill -9 of the partition leader: the relay logs in to the new leader, every row exactly once, in order per key', async () => {
     const topic = await createTopic(1, 'seccluster', cluster.admin, 3);
-    await waitForFullIsr(cluster.admin, topic);
+    expect((await waitForFullIsr(cluster.admin, topic))[0]!.replicas).toHaveLength(3);
     const relay = fixture.spawn({ ...relayEnv(byName(cluster.saslSsl)), OUTBOX_POLL_INTERVAL_MS: '100' });
     await Promise.race([relay.waitForLog(started), failIfExits(relay)]);
     const drained = (what: string) =>
@@ -90,6 +90,9 @@ describe('Kafka security on a three-broker cluster', () => {
     await drained('the second wave to drain');
     const moved = await leaderOf(cluster.admin, topic, 0);
     expect(moved, 'a new leader').not.toBe(leader);
+    // The second wave's first sends went to the dead leader (kafkajs logs each refused connection).
+    const dead = cluster.saslSsl.split(',')[leader - 1];
+    expect(relay.logs.some((l) => l.broker === dead && /Connection error/.test(l.msg)), `the relay met the dead leader ${dead}`).toBe(true);
 
     const received = await readAll([topic], 60_000, asRelay());
     const result = check([...before, ...after], received);
