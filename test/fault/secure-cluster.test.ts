@@ -117,7 +117,7 @@ describe('Kafka security on a three-broker cluster', () => {
     const outcome = await Promise.race([relay.exited, published]);
     expect(outcome, 'the relay exits without publishing').toEqual({ code: ExitCode.KAFKA_REFUSED, signal: null });
     expect(relay.stderr()).toMatch(
-      /^outbox-relay: TLS connection to Kafka broker localhost:29[456]96 \(named by the cluster's metadata, not in KAFKA_BROKERS\) failed \(ERR_TLS_CERT_ALTNAME_INVALID\): the broker's certificate is not for the host name the cluster advertises for it: make the brokers' advertised\.listeners use names their certificates carry, or set KAFKA_SSL_SERVERNAME\n$/,
+      /^outbox-relay: TLS connection to Kafka broker localhost:29[345]96 \(named by the cluster's metadata, not in KAFKA_BROKERS\) failed \(ERR_TLS_CERT_ALTNAME_INVALID\): the broker's certificate is not for the host name the cluster advertises for it: make the brokers' advertised\.listeners use names their certificates carry, or set KAFKA_SSL_SERVERNAME\n$/,
     );
     expect(await fixture.outbox.pendingCount()).toBe(1);
     expect(output(relay)).not.toContain(scram().password);
