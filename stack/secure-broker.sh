@@ -16,14 +16,29 @@
 #   BASE+2  PLAINTEXT       admin and inter-broker listener (principal ANONYMOUS, a super user)
 #   BASE+3  SASL_PLAINTEXT  the same SASL mechanisms without TLS; OAUTHBEARER sessions here must
 #                           re-authenticate every 20 s (connections.max.reauth.ms), with a fresh token
+#   BASE+4  SASL_SSL        "misnamed": bound to 127.0.0.1 but advertised as localhost, with a
+#                           certificate for IP 127.0.0.1 only: a client that bootstraps here by IP
+#                           must refuse the brokers the metadata names (hostname verification)
 #   BASE+7  CONTROLLER
-# TLS material (openssl, PEM): a test CA, a broker certificate for localhost/127.0.0.1, a client
-# certificate for mTLS (CN=relay-mtls), and a second CA with a client certificate the broker does not
-# trust. SCRAM users are created with Kafka's StorageTool (format --add-scram), PLAIN users in the
+# TLS material (openssl, PEM): a test CA, a broker certificate for localhost/127.0.0.1 (and one for
+# 127.0.0.1 only), a client certificate for mTLS (CN=relay-mtls), and a second CA with a client
+# certificate the broker does not trust. SCRAM users are created with Kafka's StorageTool (format --add-scram), PLAIN users in the
 # listener's JAAS line. The StandardAuthorizer allows everything to everyone (User:*) except, for
 # user noidem, IdempotentWrite on the cluster and Write on every topic (added with AclCommand), so a
 # relay logging in as noidem cannot initialise its idempotent producer.
 # State: STACK_DIR/kafka-secure-BASE/ (wiped when this script changes). Heap: KAFKA_HEAP (384m).
+#
+# One node of a secure cluster (stack/cluster.sh with KAFKA_CLUSTER_SECURE=1 sets these):
+#   SECURE_NODE_ID          node.id (default 1)
+#   SECURE_VOTERS           controller.quorum.voters (default 1@127.0.0.1:BASE+7)
+#   SECURE_REPLICATION      replication factor of new and internal topics (default 1); above 1,
+#                           min.insync.replicas becomes 2
+#   SECURE_CERTS            the certificate directory, shared by every node (default the state dir's certs/)
+#   SECURE_CLUSTER_ID_FILE  the cluster id every node formats with (default: a new id per format)
+#   SECURE_STAMP            extra text whose change wipes the data (the cluster passes its script's hash)
+#   SECURE_WAIT             1 (default): wait until the node answers; 0: return once it is launched
+#   SECURE_ACLS             1 (default): add the ACLs once the node answers (ACLs are cluster-wide:
+#                           one node of a cluster adds them)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BASE=${SECURE_KAFKA_PORT:-9392}
@@ -37,9 +52,16 @@ P_SASL_SSL=$BASE
 P_SSL=$((BASE + 1))
 P_PLAIN=$((BASE + 2))
 P_SASL_PLAIN=$((BASE + 3))
+P_MISNAMED=$((BASE + 4))
 P_CTRL=$((BASE + 7))
 DIR="$STACK_DIR/kafka-secure-$BASE"
-CERTS="$DIR/certs"
+CERTS=${SECURE_CERTS:-$DIR/certs}
+NODE_ID=${SECURE_NODE_ID:-1}
+VOTERS=${SECURE_VOTERS:-1@127.0.0.1:$P_CTRL}
+REPLICATION=${SECURE_REPLICATION:-1}
+CLUSTER_ID_FILE=${SECURE_CLUSTER_ID_FILE:-}
+WAIT=${SECURE_WAIT:-1}
+ACLS=${SECURE_ACLS:-1}
 DATA="$DIR/data"
 PROPS="$DIR/server.properties"
 LOG="$DIR/kafka.log"
@@ -57,6 +79,7 @@ SECURE_SASL_SSL=127.0.0.1:$P_SASL_SSL
 SECURE_SSL=127.0.0.1:$P_SSL
 SECURE_PLAINTEXT=127.0.0.1:$P_PLAIN
 SECURE_SASL_PLAINTEXT=127.0.0.1:$P_SASL_PLAIN
+SECURE_MISNAMED=127.0.0.1:$P_MISNAMED
 SECURE_CERTS=$CERTS
 SECURE_PLAIN_USER=$PLAIN_USER
 SECURE_PLAIN_PASSWORD=$PLAIN_PASSWORD
@@ -86,9 +109,13 @@ sign() {
   rm -f "$CERTS/$name.csr" "$ext"
 }
 
+# The certificates come from this script: made again when it changes (also when shared by a cluster).
 make_certs() {
-  [[ -s "$CERTS/client.pem" ]] && return
+  local stamp
+  stamp=$(sha256sum <"$0" | cut -d' ' -f1)
+  [[ -s "$CERTS/client.pem" && "$(cat "$CERTS/script.stamp" 2>/dev/null)" == "$stamp" ]] && return
   say "secure-broker: generating a test CA and certificates in $CERTS"
+  rm -rf "$CERTS"
   mkdir -p "$CERTS"
   local ca
   for ca in ca other-ca; do
@@ -96,6 +123,7 @@ make_certs() {
       -subj "/CN=outbox-relay test $ca" -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
   done
   sign broker ca /CN=localhost "DNS:localhost,IP:127.0.0.1"
+  sign broker-ip ca /CN=127.0.0.1 "IP:127.0.0.1"
   sign client ca /CN=relay-mtls
   sign stranger other-ca /CN=stranger
   # The client key once more, encrypted (KAFKA_SSL_KEY_PASSWORD): passphrase in client-key.pass.
@@ -103,7 +131,9 @@ make_certs() {
   openssl pkcs8 -topk8 -v2 aes-256-cbc -in "$CERTS/client.key" -out "$CERTS/client.enc.key" -passout "file:$CERTS/client-key.pass"
   # Kafka's PEM key store: the private key (PKCS#8), then the certificate.
   cat "$CERTS/broker.key" "$CERTS/broker.pem" >"$CERTS/broker-keystore.pem"
+  cat "$CERTS/broker-ip.key" "$CERTS/broker-ip.pem" >"$CERTS/broker-ip-keystore.pem"
   chmod 644 "$CERTS"/*
+  echo "$stamp" >"$CERTS/script.stamp"
 }
 
 # ---------------------------------------------------------------- broker
@@ -112,30 +142,32 @@ write_props() {
   local jaas_plain="org.apache.kafka.common.security.plain.PlainLoginModule required user_$PLAIN_USER=\"$PLAIN_PASSWORD\";"
   local jaas_oauth='org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="broker";'
   local validator=org.apache.kafka.common.security.oauthbearer.internals.unsecured.OAuthBearerUnsecuredValidatorCallbackHandler
+  local isr=1
+  ((REPLICATION > 1)) && isr=2
   {
     cat <<EOF
 # Written by stack/secure-broker.sh on each start.
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$P_CTRL
-listeners=SASL_SSL://127.0.0.1:$P_SASL_SSL,SSL://127.0.0.1:$P_SSL,INTERNAL://127.0.0.1:$P_PLAIN,SASL_PLAINTEXT://127.0.0.1:$P_SASL_PLAIN,CONTROLLER://127.0.0.1:$P_CTRL
-advertised.listeners=SASL_SSL://127.0.0.1:$P_SASL_SSL,SSL://127.0.0.1:$P_SSL,INTERNAL://127.0.0.1:$P_PLAIN,SASL_PLAINTEXT://127.0.0.1:$P_SASL_PLAIN
-listener.security.protocol.map=SASL_SSL:SASL_SSL,SSL:SSL,INTERNAL:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
+node.id=$NODE_ID
+controller.quorum.voters=$VOTERS
+listeners=SASL_SSL://127.0.0.1:$P_SASL_SSL,SSL://127.0.0.1:$P_SSL,INTERNAL://127.0.0.1:$P_PLAIN,SASL_PLAINTEXT://127.0.0.1:$P_SASL_PLAIN,MISNAMED://127.0.0.1:$P_MISNAMED,CONTROLLER://127.0.0.1:$P_CTRL
+advertised.listeners=SASL_SSL://127.0.0.1:$P_SASL_SSL,SSL://127.0.0.1:$P_SSL,INTERNAL://127.0.0.1:$P_PLAIN,SASL_PLAINTEXT://127.0.0.1:$P_SASL_PLAIN,MISNAMED://localhost:$P_MISNAMED
+listener.security.protocol.map=SASL_SSL:SASL_SSL,SSL:SSL,INTERNAL:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,MISNAMED:SASL_SSL,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=INTERNAL
 controller.listener.names=CONTROLLER
 log.dirs=$DATA
 num.partitions=1
-default.replication.factor=1
-min.insync.replicas=1
+default.replication.factor=$REPLICATION
+min.insync.replicas=$isr
 auto.create.topics.enable=false
 offsets.topic.num.partitions=1
-offsets.topic.replication.factor=1
+offsets.topic.replication.factor=$REPLICATION
 transaction.state.log.num.partitions=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor=$REPLICATION
+transaction.state.log.min.isr=$isr
 share.coordinator.state.topic.num.partitions=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+share.coordinator.state.topic.replication.factor=$REPLICATION
+share.coordinator.state.topic.min.isr=$isr
 group.initial.rebalance.delay.ms=0
 # TLS: PEM key store and trust store.
 ssl.keystore.type=PEM
@@ -143,6 +175,9 @@ ssl.keystore.location=$CERTS/broker-keystore.pem
 ssl.truststore.type=PEM
 ssl.truststore.location=$CERTS/ca.pem
 listener.name.ssl.ssl.client.auth=required
+# The misnamed listener's certificate names 127.0.0.1 only; the listener is advertised as localhost.
+listener.name.misnamed.ssl.keystore.type=PEM
+listener.name.misnamed.ssl.keystore.location=$CERTS/broker-ip-keystore.pem
 # SASL
 sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER
 # Authorisation: allow-all ACLs for User:*, deny ACLs for $NOIDEM_USER (added after the first start).
@@ -150,7 +185,7 @@ authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 super.users=User:ANONYMOUS
 EOF
     local l
-    for l in sasl_ssl sasl_plaintext; do
+    for l in sasl_ssl sasl_plaintext misnamed; do
       echo "listener.name.$l.plain.sasl.jaas.config=$jaas_plain"
       echo "listener.name.$l.scram-sha-256.sasl.jaas.config=$jaas_scram"
       echo "listener.name.$l.scram-sha-512.sasl.jaas.config=$jaas_scram"
@@ -166,10 +201,15 @@ format() {
   [[ -f "$DATA/meta.properties" ]] && return
   mkdir -p "$DATA"
   local id
-  while :; do
-    id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
-    [[ "$id" != -* ]] && break
-  done
+  if [[ -n "$CLUSTER_ID_FILE" && -s "$CLUSTER_ID_FILE" ]]; then
+    id=$(<"$CLUSTER_ID_FILE")
+  else
+    while :; do
+      id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+      [[ "$id" != -* ]] && break
+    done
+    [[ -n "$CLUSTER_ID_FILE" ]] && echo "$id" >"$CLUSTER_ID_FILE"
+  fi
   say "secure-broker: formatting $DATA with SCRAM users $SCRAM256_USER, $SCRAM512_USER, $NOIDEM_USER"
   "$JAVA" "${TOOL_JAVA_OPTS[@]}" -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format -t "$id" -c "$PROPS" --ignore-formatted \
     --add-scram "SCRAM-SHA-256=[name=$SCRAM256_USER,password=$SCRAM256_PASSWORD]" \
@@ -201,37 +241,8 @@ add_acls() {
 
 alive() { kafka_pid_alive "$PID_FILE"; }
 
-up() {
-  mkdir -p "$DIR"
-  exec 9>"$DIR/up.lock"
-  flock -w 300 9 || die "another secure-broker.sh holds $DIR/up.lock"
-  local stamp
-  stamp=$(cat "$0" | sha256sum | cut -d' ' -f1)
-  if alive && [[ "$(cat "$DIR/script.stamp" 2>/dev/null)" == "$stamp" ]] && kafka_probe "$P_PLAIN"; then
-    say "secure-broker: reusing pid $(<"$PID_FILE")"
-    add_acls
-    print_env
-    return
-  fi
-  alive && down
-  if [[ "$(cat "$DIR/script.stamp" 2>/dev/null)" != "$stamp" ]]; then
-    # Users, ACLs and certificates come from this script: a changed script starts afresh.
-    rm -rf "$DATA" "$CERTS"
-  fi
-  local p
-  for p in $P_SASL_SSL $P_SSL $P_PLAIN $P_SASL_PLAIN $P_CTRL; do
-    port_open "$p" && die "port 127.0.0.1:$p is in use (set SECURE_KAFKA_PORT)"
-  done
-  bash "$here/up.sh" libs
-  make_certs
-  write_props
-  format
-  echo "$stamp" >"$DIR/script.stamp"
-  say "secure-broker: starting on 127.0.0.1:$P_SASL_SSL-$P_SASL_PLAIN (heap $KAFKA_HEAP)"
-  setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$PID_FILE" \
-    "$JAVA" "-Xms$KAFKA_HEAP" "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -Djava.awt.headless=true "-Dkafka.logs.dir=$DIR" \
-    "-Dlog4j2.configurationFile=$KAFKA_LOG4J" -cp "$KAFKA_LIBS/*" kafka.Kafka "$PROPS" \
-    </dev/null >"$LOG" 2>&1 9>&- &
+# Wait until the node answers on its plaintext listener (a node of a cluster: once a quorum is up).
+wait_ready() {
   local started=$SECONDS
   until kafka_probe "$P_PLAIN"; do
     if ((SECONDS - started > 5)) && ! alive; then
@@ -241,9 +252,61 @@ up() {
     ((SECONDS - started < KAFKA_START_TIMEOUT)) || die "the secure broker did not answer within ${KAFKA_START_TIMEOUT}s (log: $LOG)"
     sleep 0.5
   done
-  add_acls
-  say "secure-broker: ready (pid $(<"$PID_FILE"), ${SECONDS}s)"
+}
+
+# Once the node answers: the ACLs (unless another node of the cluster adds them), then the listeners.
+ready() {
+  [[ "$ACLS" == 1 ]] && add_acls
   print_env
+}
+
+up() {
+  mkdir -p "$DIR"
+  exec 9>"$DIR/up.lock"
+  flock -w 300 9 || die "another secure-broker.sh holds $DIR/up.lock"
+  local stamp
+  stamp=$({ cat "$0"; echo "${SECURE_STAMP:-}"; } | sha256sum | cut -d' ' -f1)
+  if alive && [[ "$(cat "$DIR/script.stamp" 2>/dev/null)" == "$stamp" ]]; then
+    if kafka_probe "$P_PLAIN"; then
+      say "secure-broker: reusing pid $(<"$PID_FILE") (node $NODE_ID)"
+    elif [[ "$WAIT" == 1 ]]; then
+      say "secure-broker: pid $(<"$PID_FILE") (node $NODE_ID) is starting; waiting"
+      wait_ready
+    else
+      say "secure-broker: pid $(<"$PID_FILE") (node $NODE_ID) is starting"
+      print_env
+      return
+    fi
+    ready
+    return
+  fi
+  alive && down
+  if [[ "$(cat "$DIR/script.stamp" 2>/dev/null)" != "$stamp" ]]; then
+    # Users and ACLs come from this script: a changed script starts afresh.
+    rm -rf "$DATA"
+  fi
+  local p
+  for p in $P_SASL_SSL $P_SSL $P_PLAIN $P_SASL_PLAIN $P_MISNAMED $P_CTRL; do
+    port_open "$p" && die "port 127.0.0.1:$p is in use (set SECURE_KAFKA_PORT)"
+  done
+  bash "$here/up.sh" libs
+  make_certs
+  write_props
+  format
+  echo "$stamp" >"$DIR/script.stamp"
+  say "secure-broker: starting node $NODE_ID on 127.0.0.1:$P_SASL_SSL-$P_MISNAMED (heap $KAFKA_HEAP)"
+  setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$PID_FILE" \
+    "$JAVA" "-Xms$KAFKA_HEAP" "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -Djava.awt.headless=true "-Dkafka.logs.dir=$DIR" \
+    "-Dlog4j2.configurationFile=$KAFKA_LOG4J" -cp "$KAFKA_LIBS/*" kafka.Kafka "$PROPS" \
+    </dev/null >"$LOG" 2>&1 9>&- &
+  if [[ "$WAIT" != 1 ]]; then
+    say "secure-broker: launched node $NODE_ID; not waiting"
+    print_env
+    return
+  fi
+  wait_ready
+  say "secure-broker: ready (pid $(<"$PID_FILE"), ${SECONDS}s)"
+  ready
 }
 
 down() {
@@ -275,7 +338,7 @@ case "${1:-}" in
     tool "$@"
     ;;
   *)
-    sed -n '2,25p' "$0" >&2
+    sed -n '2,41p' "$0" >&2
     exit 2
     ;;
 esac

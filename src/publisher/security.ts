@@ -191,13 +191,18 @@ export function tokenSource(source: TokenFetch, now: () => number = Date.now): {
   return { get };
 }
 
+const ALTNAME = /ERR_TLS_CERT_ALTNAME_INVALID|Hostname\/IP does not match/i;
+/** ALTNAME at a broker the cluster's metadata named: KAFKA_BROKERS is not what needs fixing. */
+const ALTNAME_ADVERTISED =
+  "the broker's certificate is not for the host name the cluster advertises for it: make the brokers' advertised.listeners use names their certificates carry, or set KAFKA_SSL_SERVERNAME";
+
 /** TLS error codes (Node/OpenSSL) and what to check for each. */
 const TLS_FIXES: [RegExp, string][] = [
   [
     /SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT|DEPTH_ZERO_SELF_SIGNED_CERT|CERT_UNTRUSTED/,
     "the broker's certificate is not signed by a trusted CA: set KAFKA_SSL_CA_FILE to the CA that signed it",
   ],
-  [/ERR_TLS_CERT_ALTNAME_INVALID|Hostname\/IP does not match/i, "the broker's certificate is not for this host name: use the name it was issued for in KAFKA_BROKERS, or set KAFKA_SSL_SERVERNAME"],
+  [ALTNAME, "the broker's certificate is not for this host name: use the name it was issued for in KAFKA_BROKERS, or set KAFKA_SSL_SERVERNAME"],
   [/CERT_HAS_EXPIRED|CERT_NOT_YET_VALID/, "the broker's certificate has expired or is not valid yet: renew it on the broker"],
   [
     /UNKNOWN_CA|BAD_CERTIFICATE|alert number 4[28]|CERTIFICATE_UNKNOWN|alert number 46/i,
@@ -273,9 +278,12 @@ export function connectFailure(err: unknown, s: SecuritySettings, context: { tok
         err,
       );
     }
+    const learnt = metadataBroker(all, s);
+    const at = learnt === undefined ? `at ${where}` : `broker ${learnt} (named by the cluster's metadata, not in KAFKA_BROKERS)`;
     for (const [re, fix] of TLS_FIXES) {
       const hit = texts.find((t) => re.test(t));
-      if (hit) return new KafkaRefusedError(`TLS connection to Kafka at ${where} failed (${tlsCode(all) ?? hit.slice(0, 120)}): ${fix}`, err);
+      const why = learnt !== undefined && re === ALTNAME ? ALTNAME_ADVERTISED : fix;
+      if (hit) return new KafkaRefusedError(`TLS connection to Kafka ${at} failed (${tlsCode(all) ?? hit.slice(0, 120)}): ${why}`, err);
     }
     if (s.kafkaSslCertFile === undefined && has(/Connection closed|ECONNRESET|socket hang up/i)) {
       return new UnavailableError(
@@ -286,6 +294,15 @@ export function connectFailure(err: unknown, s: SecuritySettings, context: { tok
   }
   const security = tlsEnabled(s) || m !== 'none' ? `, and the security settings (${kafkaSecurityName(s)})` : '';
   return new UnavailableError(`cannot connect to Kafka at ${where} (${describeError(err)}): check KAFKA_BROKERS and that the brokers are up${security}`, err);
+}
+
+/** The broker a kafkajs connection error names (`broker`), when it is not one of KAFKA_BROKERS. */
+function metadataBroker(all: unknown[], s: SecuritySettings): string | undefined {
+  for (const e of all) {
+    const broker = (e as { broker?: unknown } | null)?.broker;
+    if (typeof broker === 'string' && !s.kafkaBrokers.includes(broker)) return broker;
+  }
+  return undefined;
 }
 
 function tlsCode(all: unknown[]): string | undefined {

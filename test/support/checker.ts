@@ -90,14 +90,16 @@ export function check(committed: Written[], received: Received[], rolledBack: Wr
 /**
  * Write `perKey` rows for each of `keys` keys, counters in order, in transactions of `rowsPerTx` rows
  * (keys interleaved), one transaction after another — the per-key order a single writer produces.
+ * `from`: the first counter (to go on where an earlier call stopped).
  */
 export async function writeKeyed(
   insert: (rows: { topic: string; key: string; payload: Buffer }[]) => Promise<void>,
   topic: string,
-  options: { keys: number; perKey: number; rowsPerTx: number; prefix?: string },
+  options: { keys: number; perKey: number; rowsPerTx: number; prefix?: string; from?: number },
 ): Promise<Written[]> {
   const all: Written[] = [];
-  for (let n = 0; n < options.perKey; n++) {
+  const from = options.from ?? 0;
+  for (let n = from; n < from + options.perKey; n++) {
     for (let k = 0; k < options.keys; k++) all.push({ key: `${options.prefix ?? 'key'}-${k}`, n });
   }
   for (let i = 0; i < all.length; i += options.rowsPerTx) {

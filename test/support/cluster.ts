@@ -1,19 +1,36 @@
 /**
  * The three-broker Kafka cluster of stack/cluster.sh (replication factor 3, min.insync.replicas 2),
- * for fault tests of what only a real cluster does: partition leaders moving between brokers.
+ * for fault tests of what only a real cluster does: partition leaders moving between brokers. Its
+ * secure mode (KAFKA_CLUSTER_SECURE=1: three stack/secure-broker.sh nodes) is `secureCluster`.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { client } from './kafka.js';
+import { client, type KafkaTarget } from './kafka.js';
 import { waitFor } from './outbox.js';
+import { secureListeners, type SecureBroker } from './secure-broker.js';
 
 const run = promisify(execFile);
 const SCRIPT = 'stack/cluster.sh';
 
-async function cluster(...args: string[]): Promise<string> {
-  const { stdout } = await run('bash', [SCRIPT, ...args], { timeout: 240_000, maxBuffer: 10 * 1024 * 1024 });
+async function script(env: Record<string, string>, ...args: string[]): Promise<string> {
+  const { stdout } = await run('bash', [SCRIPT, ...args], { timeout: 240_000, maxBuffer: 10 * 1024 * 1024, env: { ...process.env, ...env } });
   return stdout.trim();
 }
+const cluster = (...args: string[]) => script({}, ...args);
+const secure = (...args: string[]) => script({ KAFKA_CLUSTER_SECURE: '1' }, ...args);
+
+/**
+ * The secure cluster: node N's SASL_SSL listener on 29392+100·(N-1), the other listeners of
+ * stack/secure-broker.sh beside it (PLAINTEXT for the test's own admin client), one test CA.
+ */
+export const secureCluster = {
+  async up(): Promise<SecureBroker> {
+    return secureListeners(await secure('up'), `KAFKA_CLUSTER_SECURE=1 ${SCRIPT}`);
+  },
+  down: () => secure('down'),
+  kill: (node: number) => secure('kill', String(node)),
+  start: (node: number) => secure('start', String(node)),
+};
 
 /** Start (or reuse) the cluster; resolves with its bootstrap list once every node answers. */
 export async function clusterUp(): Promise<string> {
@@ -38,7 +55,7 @@ export interface PartitionState {
   isr: number[];
 }
 
-export async function describeTopic(brokers: string, topic: string): Promise<PartitionState[]> {
+export async function describeTopic(brokers: KafkaTarget, topic: string): Promise<PartitionState[]> {
   const admin = client(brokers).admin();
   await admin.connect();
   try {
@@ -51,12 +68,12 @@ export async function describeTopic(brokers: string, topic: string): Promise<Par
   }
 }
 
-export async function leaderOf(brokers: string, topic: string, partition: number): Promise<number> {
+export async function leaderOf(brokers: KafkaTarget, topic: string, partition: number): Promise<number> {
   return (await describeTopic(brokers, topic)).find((p) => p.partition === partition)!.leader;
 }
 
 /** Wait until every partition of the topic has a leader and all its replicas in sync (after a restart). */
-export async function waitForFullIsr(brokers: string, topic: string, timeoutMs = 90_000): Promise<PartitionState[]> {
+export async function waitForFullIsr(brokers: KafkaTarget, topic: string, timeoutMs = 90_000): Promise<PartitionState[]> {
   return waitFor(
     `every replica of ${topic} in sync`,
     async () => {

@@ -1,5 +1,5 @@
 /** Topics and a read-everything consumer on the real Kafka broker (kafkajs), per test. */
-import { Kafka, logLevel, type IHeaders } from 'kafkajs';
+import { Kafka, logLevel, type IHeaders, type KafkaConfig } from 'kafkajs';
 import { inject } from 'vitest';
 import { uniqueName } from './outbox.js';
 
@@ -16,15 +16,22 @@ export interface Received {
   headers: Record<string, string | null>;
 }
 
+/**
+ * Where the test's own clients connect: a bootstrap list, or one with TLS/SASL settings (a secured
+ * broker's listener, read back with the same settings the relay used).
+ */
+export type KafkaTarget = string | { brokers: string; ssl?: KafkaConfig['ssl']; sasl?: KafkaConfig['sasl'] };
+
 /** The run's broker by default; fault tests with a broker (or cluster) of their own pass its address. */
-export function client(brokers = inject('kafkaBrokers')): Kafka {
-  return new Kafka({ clientId: 'outbox-relay-test', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
+export function client(target: KafkaTarget = inject('kafkaBrokers')): Kafka {
+  const { brokers, ...security } = typeof target === 'string' ? { brokers: target } : target;
+  return new Kafka({ clientId: 'outbox-relay-test', brokers: brokers.split(','), logLevel: logLevel.NOTHING, ...security });
 }
 
 export async function createTopic(
   partitions = 3,
   prefix = 'topic',
-  brokers?: string,
+  brokers?: KafkaTarget,
   replicationFactor = 1,
   configEntries: { name: string; value: string }[] = [],
 ): Promise<string> {
@@ -39,7 +46,7 @@ export async function createTopic(
   return topic;
 }
 
-async function messageCount(topics: string[], brokers?: string): Promise<number> {
+async function messageCount(topics: string[], brokers?: KafkaTarget): Promise<number> {
   const admin = client(brokers).admin();
   await admin.connect();
   try {
@@ -64,7 +71,7 @@ function headersOf(headers: IHeaders | undefined): Record<string, string | null>
  * Read every message the topics hold right now, from the beginning (all of them, duplicates
  * included): the high watermarks say how many to expect, the consumer resolves when it has them.
  */
-export async function readAll(topics: string[], timeoutMs = 60_000, brokers?: string): Promise<Received[]> {
+export async function readAll(topics: string[], timeoutMs = 60_000, brokers?: KafkaTarget): Promise<Received[]> {
   const expected = await messageCount(topics, brokers);
   const received: Received[] = [];
   if (expected === 0) return received;

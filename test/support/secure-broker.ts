@@ -16,6 +16,8 @@ export interface SecureBroker {
   mtls: string;
   /** SASL without TLS. */
   saslPlaintext: string;
+  /** SASL_SSL bound to 127.0.0.1, advertised as localhost, with a certificate for IP 127.0.0.1 only. */
+  misnamed: string;
   /** Plaintext listener for the test's own admin client and consumer. */
   admin: string;
   /** Directory of ca.pem, client.pem/.key, client.enc.key + client-key.pass, other-ca.pem, stranger.pem/.key. */
@@ -25,6 +27,14 @@ export interface SecureBroker {
 
 export async function secureBrokerUp(): Promise<SecureBroker> {
   const { stdout } = await run('bash', [SCRIPT, 'up'], { timeout: 240_000, maxBuffer: 10 * 1024 * 1024 });
+  return secureListeners(stdout, SCRIPT);
+}
+
+/**
+ * The SECURE_* lines `script up` printed (stack/secure-broker.sh; stack/cluster.sh with
+ * KAFKA_CLUSTER_SECURE=1 prints the same keys with each listener's three addresses).
+ */
+export function secureListeners(stdout: string, script: string): SecureBroker {
   const env = Object.fromEntries(
     stdout
       .trim()
@@ -33,7 +43,7 @@ export async function secureBrokerUp(): Promise<SecureBroker> {
   );
   const need = (k: string) => {
     const v = env[k];
-    if (!v) throw new Error(`stack/secure-broker.sh up printed no ${k}:\n${stdout}`);
+    if (!v) throw new Error(`${script} up printed no ${k}:\n${stdout}`);
     return v;
   };
   const user = (name: string) => ({ user: need(`SECURE_${name}_USER`), password: need(`SECURE_${name}_PASSWORD`) });
@@ -41,6 +51,7 @@ export async function secureBrokerUp(): Promise<SecureBroker> {
     saslSsl: need('SECURE_SASL_SSL'),
     mtls: need('SECURE_SSL'),
     saslPlaintext: need('SECURE_SASL_PLAINTEXT'),
+    misnamed: need('SECURE_MISNAMED'),
     admin: need('SECURE_PLAINTEXT'),
     certs: need('SECURE_CERTS'),
     users: { plain: user('PLAIN'), scram256: user('SCRAM256'), scram512: user('SCRAM512'), noidem: user('NOIDEM') },

@@ -158,6 +158,22 @@ describe('connect failures', () => {
     expect(exit.message).toMatch(fix);
   });
 
+  it('a TLS failure at a broker the metadata named (not in KAFKA_BROKERS) names that broker; a wrong name points at advertised.listeners', () => {
+    const learnt = (code: string, broker: string) => wrapped(Object.assign(tlsError(code), { broker }));
+    const altname = connectFailure(learnt('ERR_TLS_CERT_ALTNAME_INVALID', 'kafka-2.internal:9093'), scram);
+    expect(altname.exitCode).toBe(ExitCode.KAFKA_REFUSED);
+    expect(altname.message).toBe(
+      "TLS connection to Kafka broker kafka-2.internal:9093 (named by the cluster's metadata, not in KAFKA_BROKERS) failed (ERR_TLS_CERT_ALTNAME_INVALID): the broker's certificate is not for the host name the cluster advertises for it: make the brokers' advertised.listeners use names their certificates carry, or set KAFKA_SSL_SERVERNAME",
+    );
+    expect(connectFailure(learnt('SELF_SIGNED_CERT_IN_CHAIN', 'kafka-2.internal:9093'), scram).message).toMatch(
+      /^TLS connection to Kafka broker kafka-2\.internal:9093 \(named by .*\): the broker's certificate is not signed by a trusted CA: set KAFKA_SSL_CA_FILE/,
+    );
+    // The bootstrap broker itself: the fix is in KAFKA_BROKERS.
+    expect(connectFailure(learnt('ERR_TLS_CERT_ALTNAME_INVALID', 'kafka-1.example.com:9093'), scram).message).toMatch(
+      /^TLS connection to Kafka at kafka-1\.example\.com:9093 failed .*use the name it was issued for in KAFKA_BROKERS, or set KAFKA_SSL_SERVERNAME$/,
+    );
+  });
+
   it('a certificate alert without a client certificate asks for one; with one, says it is not accepted', () => {
     const alert = tlsError('ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE');
     expect(connectFailure(alert, { ...none, kafkaSsl: true }).message).toMatch(/requires a client certificate .*KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE$/);
