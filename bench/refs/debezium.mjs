@@ -21,10 +21,9 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { main, onCleanup, progress, round } from '../lib/cli.mjs';
 import { countMessages, createTopic, deleteTopic, waitForMessages } from '../lib/kafka.mjs';
-import { destroyPrivateCluster, keyExpr, payloadExpr, preload, privateCluster, repoRoot } from '../lib/pg.mjs';
+import { dropReplication, keyExpr, logicalCluster, payloadExpr, preload, repoRoot } from '../lib/pg.mjs';
 import { startMeasured } from '../lib/spawn.mjs';
 
 const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
@@ -76,22 +75,13 @@ await main(
     const connectVersion = connectJar.replace(/^connect-runtime-/, '').replace(/\.jar$/, '');
 
     progress(`private PostgreSQL (wal_level=logical) on 127.0.0.1:${pgPort}`);
-    const dbUrl = privateCluster(pgPort, { logical: true });
-    if (!args['keep-cluster']) onCleanup(() => destroyPrivateCluster(pgPort));
-    const pool = new pg.Pool({ connectionString: dbUrl, max: 2, application_name: 'bench-debezium' });
-    onCleanup(() => pool.end());
-    const walLevel = (await pool.query('SHOW wal_level')).rows[0].wal_level;
-    if (walLevel !== 'logical') throw new Error(`the cluster on port ${pgPort} runs with wal_level=${walLevel}; stop it (stack/pg-private.sh destroy ${pgPort}) so it restarts with wal_level=logical`);
+    const { pool } = await logicalCluster(pgPort, { keep: args['keep-cluster'], applicationName: 'bench-debezium', onCleanup });
 
     const schema = `bench_dbz_${args.suffix}`;
     const slot = `bench_dbz_${args.suffix}`;
     const publication = `bench_dbz_${args.suffix}_pub`;
     await pool.query(`CREATE SCHEMA ${schema}; CREATE TABLE ${schema}.outbox (id uuid PRIMARY KEY, aggregatetype text NOT NULL, aggregateid text NOT NULL, type text NOT NULL, payload text)`);
-    onCleanup(async () => {
-      await pool.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, [slot]).catch(() => undefined);
-      await pool.query(`DROP PUBLICATION IF EXISTS ${publication}`);
-      await pool.query(`DROP SCHEMA ${schema} CASCADE`);
-    });
+    onCleanup(() => dropReplication(pool, { slot, publication, schema }));
     await createTopic(args.brokers, args.topic, args.partitions);
     onCleanup(() => deleteTopic(args.brokers, args.topic));
     const warmupTopic = `${args.topic}.warmup`;
