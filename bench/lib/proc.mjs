@@ -6,11 +6,12 @@
 //   const { peakRssMb, cpuS } = sampler.stop();     // last sample taken at stop()
 //
 // peakRssMb: the highest sum of VmRSS over the tree seen in one sample (MiB).
-// cpuS: user+sys CPU seconds (utime+stime, plus cutime+cstime of reaped children) summed over every
-// process of the tree, each at the last value it was seen with. A process that lived less than the
-// interval between two samples can be missed: that is the error of this method (its cutime shows up
-// in its parent only once the parent waited for it). CPU used before sampleTree() was called is not
-// counted, so sampleTree(process.pid) measures the caller from now on.
+// cpuS: user+sys CPU seconds (utime+stime) summed over every process of the tree, each at the last
+// value it was seen with. A process's CPU after its last sample (at most one interval's worth), and a
+// process that lived less than an interval, are missed: that is the error of this method. (The
+// parent's cutime/cstime are left out on purpose: they would count reaped children a second time.)
+// CPU used before sampleTree() was called is not counted, so sampleTree(process.pid) measures the
+// caller from now on.
 import { readdirSync, readFileSync } from 'node:fs';
 
 const CLK_TCK = 100; // USER_HZ on Linux; /proc/<pid>/stat times are in these ticks
@@ -22,7 +23,7 @@ function stat(pid) {
     const fields = s.slice(s.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3 (state)
     return {
       ppid: Number(fields[1]),
-      ticks: Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]),
+      ticks: Number(fields[11]) + Number(fields[12]), // utime + stime of this process only
       rssKb: Number(fields[21]) * PAGE_KB,
     };
   } catch {
