@@ -73,7 +73,8 @@ describe('bench/lib', () => {
     // The root only waits; its child allocates ~150 MB, spins until it has used 0.8 s of CPU, then
     // sleeps a little so that the sampler sees its final CPU time.
     const grandchild = `const b = Buffer.alloc(150e6, 1); while (process.cpuUsage().user + process.cpuUsage().system < 800000) b[0]++; setTimeout(() => {}, 400);`;
-    const root = spawn(process.execPath, ['-e', `require('node:child_process').spawnSync(process.execPath, ['-e', ${JSON.stringify(grandchild)}])`], { stdio: 'ignore' });
+    // The root lives on for a while after reaping its child, as a wrapper script would.
+    const root = spawn(process.execPath, ['-e', `require('node:child_process').spawnSync(process.execPath, ['-e', ${JSON.stringify(grandchild)}]); setTimeout(() => {}, 400);`], { stdio: 'ignore' });
     const sampler = sampleTree(root.pid!, { intervalMs: 50 });
     await new Promise((res) => root.on('exit', res));
     const { peakRssMb, cpuS } = sampler.stop();
