@@ -3,6 +3,7 @@
  * "peak_rss_mb" and "cpu_s" rest on. Against the real broker; the sampler against real processes.
  */
 import { spawn } from 'node:child_process';
+import type { Producer } from 'kafkajs';
 import { describe, expect, inject, it } from 'vitest';
 import { client } from '../support/kafka.js';
 import { uniqueName } from '../support/outbox.js';
@@ -23,15 +24,25 @@ interface ProcLib {
 // Plain ES modules without type declarations: imported through a variable so tsc leaves them alone.
 const lib = (name: string) => import(new URL(`../../bench/lib/${name}.mjs`, import.meta.url).href);
 
+/** A fresh topic made by bench/lib's createTopic, a connected producer, and cleanup after fn. */
+async function withTopic(partitions: number, fn: (k: KafkaLib, brokers: string[], topic: string, producer: Producer) => Promise<void>): Promise<void> {
+  const k = (await lib('kafka')) as KafkaLib;
+  const brokers = inject('kafkaBrokers').split(',');
+  const topic = uniqueName('bench-lib');
+  await k.createTopic(brokers, topic, partitions);
+  const producer = client().producer();
+  await producer.connect();
+  try {
+    await fn(k, brokers, topic, producer);
+  } finally {
+    await producer.disconnect();
+    await k.deleteTopic(brokers, topic);
+  }
+}
+
 describe('bench/lib', () => {
   it('waitForMessages counts every partition and returns the latest broker append time among their last messages', async () => {
-    const { createTopic, deleteTopic, waitForMessages } = (await lib('kafka')) as KafkaLib;
-    const brokers = inject('kafkaBrokers').split(',');
-    const topic = uniqueName('bench-lib');
-    await createTopic(brokers, topic, 3);
-    const producer = client().producer();
-    await producer.connect();
-    try {
+    await withTopic(3, async ({ waitForMessages }, brokers, topic, producer) => {
       // The latest message goes to partition 0, the others to partitions 1 and 2 (higher offsets there):
       // only the maximum over the partitions' last messages finds it.
       await producer.send({ topic, messages: Array.from({ length: 10 }, (_, i) => ({ partition: 1 + (i % 2), value: `early-${i}` })) });
@@ -44,28 +55,16 @@ describe('bench/lib', () => {
       // LogAppendTime: the broker's clock, not the producer's timestamp (1000 ms after the epoch).
       expect(lastTimestampMs).toBeGreaterThanOrEqual(beforeLast + 250);
       expect(lastTimestampMs).toBeLessThanOrEqual(afterLast + 50);
-    } finally {
-      await producer.disconnect();
-      await deleteTopic(brokers, topic);
-    }
+    });
   });
 
   it('waitForMessages gives up when the count stalls below n and says how many arrived', async () => {
-    const { createTopic, deleteTopic, waitForMessages } = (await lib('kafka')) as KafkaLib;
-    const brokers = inject('kafkaBrokers').split(',');
-    const topic = uniqueName('bench-lib');
-    await createTopic(brokers, topic, 1);
-    const producer = client().producer();
-    await producer.connect();
-    try {
+    await withTopic(1, async ({ waitForMessages }, brokers, topic, producer) => {
       await producer.send({ topic, messages: [{ value: 'only' }] });
       const { delivered, lastTimestampMs } = await waitForMessages(brokers, topic, 5, { stallMs: 1000 });
       expect(delivered).toBe(1);
       expect(lastTimestampMs).not.toBeNull();
-    } finally {
-      await producer.disconnect();
-      await deleteTopic(brokers, topic);
-    }
+    });
   });
 
   it('sampleTree counts the CPU and memory of descendants, not only the root', async () => {
