@@ -6,22 +6,17 @@
 // directory this script can read. Variants interleave, several rounds:
 //   node bench/compression.mjs [rows=50000] [rounds=2]
 // Needs `npm run build`, PostgreSQL (npm run stack:up) and stack/secure-broker.sh up.
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import kafkajs from 'kafkajs';
 import pg from 'pg';
 import { createLogger, loadConfig, migrate, outboxNames, Relay } from '../dist/index.js';
+import { median, stackEnv } from './lib/pg.mjs';
 
 const rows = Number(process.argv[2] ?? 50_000);
 const rounds = Number(process.argv[3] ?? 2);
-const secure = Object.fromEntries(
-  execFileSync('bash', ['stack/secure-broker.sh', 'up'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
-    .trim()
-    .split('\n')
-    .map((l) => l.split(/=(.*)/s).slice(0, 2)),
-);
+const secure = stackEnv(['stack/secure-broker.sh', 'up']);
 const brokers = secure.SECURE_PLAINTEXT;
 const dataDir = join(dirname(secure.SECURE_CERTS), 'data');
 const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -91,7 +86,6 @@ for (let round = 0; round < rounds; round++) {
 console.log(`\npayload: ${payloadBytes.toFixed(0)} bytes on average; ${rows} rows per run; median of ${rounds} rounds`);
 console.log('| codec | rows/s | relay CPU s | bytes stored per row | vs none |');
 console.log('|---|---|---|---|---|');
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const noneBytes = median(results.none.map((r) => r.bytesPerRow));
 for (const codec of codecs) {
   const rs = results[codec];

@@ -4,20 +4,16 @@
 // Variants run interleaved, several rounds, on the same PostgreSQL and Kafka:
 //   node bench/drain.mjs [rows=100000] [rounds=3]
 // Needs `npm run build` and the stack (npm run stack:up). Prints one JSON line per run and a summary.
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import kafkajs from 'kafkajs';
 import pg from 'pg';
 import { createLogger, loadConfig, migrate, outboxNames, Relay } from '../dist/index.js';
+import { createTopic, deleteTopic } from './lib/kafka.mjs';
+import { median, preloadRelayOutbox, stackEnv } from './lib/pg.mjs';
 
 const rows = Number(process.argv[2] ?? 100_000);
 const rounds = Number(process.argv[3] ?? 3);
-const stack = Object.fromEntries(
-  execFileSync('bash', ['stack/up.sh'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
-    .trim()
-    .split('\n')
-    .map((l) => l.split(/=(.*)/s).slice(0, 2)),
-);
+const stack = stackEnv();
+const brokers = stack.KAFKA_BROKERS.split(',');
 const log = createLogger('silent');
 const variants = [
   { name: 'delete, batch 500', OUTBOX_ON_PUBLISH: 'delete', OUTBOX_BATCH_SIZE: '500' },
@@ -25,9 +21,6 @@ const variants = [
   { name: 'delete, batch 2000', OUTBOX_ON_PUBLISH: 'delete', OUTBOX_BATCH_SIZE: '2000' },
   { name: 'delete, batch 100', OUTBOX_ON_PUBLISH: 'delete', OUTBOX_BATCH_SIZE: '100' },
 ];
-const kafka = new kafkajs.Kafka({ clientId: 'bench', brokers: stack.KAFKA_BROKERS.split(','), logLevel: kafkajs.logLevel.NOTHING });
-const admin = kafka.admin();
-await admin.connect();
 const pool = new pg.Pool({ connectionString: stack.DATABASE_URL, max: 2 });
 const results = {};
 
@@ -35,15 +28,10 @@ for (let round = 0; round < rounds; round++) {
   for (const v of variants) {
     const schema = `bench_${randomBytes(4).toString('hex')}`;
     const topic = `bench.${schema}`;
-    await admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: 1 }], waitForLeaders: true });
+    await createTopic(brokers, topic, 3);
     const names = outboxNames(schema, 'outbox');
     await migrate(pool, names, log);
-    await pool.query(
-      `INSERT INTO ${names.outbox} (topic, key, payload)
-       SELECT $1, 'key-' || (g % 1000), convert_to(repeat('x', 200), 'UTF8') FROM generate_series(1, $2) g`,
-      [topic, rows],
-    );
-    await pool.query(`VACUUM ANALYZE ${names.outbox}`);
+    await preloadRelayOutbox(pool, names, { topic, rows, payloadBytes: 200, keys: 1000 });
     const config = loadConfig('run', {
       env: { DATABASE_URL: stack.DATABASE_URL, KAFKA_BROKERS: stack.KAFKA_BROKERS, OUTBOX_SCHEMA: schema, LOG_LEVEL: 'silent', ...v },
     });
@@ -64,13 +52,11 @@ for (let round = 0; round < rounds; round++) {
     console.log(JSON.stringify(line));
     (results[v.name] ??= []).push(rate);
     await pool.query(`DROP SCHEMA ${schema} CASCADE`);
-    await admin.deleteTopics({ topics: [topic] });
+    await deleteTopic(brokers, topic);
   }
 }
 console.log('\nvariant               median rows/s   min..max');
 for (const [name, rates] of Object.entries(results)) {
-  const s = [...rates].sort((a, b) => a - b);
-  console.log(`${name.padEnd(22)}${String(Math.round(s[Math.floor(s.length / 2)])).padStart(13)}   ${Math.round(s[0])}..${Math.round(s.at(-1))}`);
+  console.log(`${name.padEnd(22)}${String(Math.round(median(rates))).padStart(13)}   ${Math.round(Math.min(...rates))}..${Math.round(Math.max(...rates))}`);
 }
-await admin.disconnect();
 await pool.end();

@@ -6,27 +6,21 @@
 //   node bench/replicas.mjs [rows=100000] [rounds=3]
 // Needs `npm run build` and the stack (npm run stack:up). Prints one JSON line per run and a summary
 // table; appends the runs to bench/results/replicas.jsonl.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
-import kafkajs from 'kafkajs';
 import pg from 'pg';
 import { createLogger, migrate, outboxNames } from '../dist/index.js';
+import { createTopic, deleteTopic } from './lib/kafka.mjs';
+import { median, preloadRelayOutbox, stackEnv } from './lib/pg.mjs';
 
 const rows = Number(process.argv[2] ?? 100_000);
 const rounds = Number(process.argv[3] ?? 3);
-const stack = Object.fromEntries(
-  execFileSync('bash', ['stack/up.sh'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
-    .trim()
-    .split('\n')
-    .map((l) => l.split(/=(.*)/s).slice(0, 2)),
-);
+const stack = stackEnv();
+const brokers = stack.KAFKA_BROKERS.split(',');
 const log = createLogger('silent');
 const variants = [];
 for (const replicas of [1, 2, 3]) for (const keyed of [true, false]) variants.push({ replicas, keyed, name: `${replicas} replica${replicas > 1 ? 's' : ''}, ${keyed ? 'keyed (ordered)' : 'keyless (unordered)'}` });
-const kafka = new kafkajs.Kafka({ clientId: 'bench', brokers: stack.KAFKA_BROKERS.split(','), logLevel: kafkajs.logLevel.NOTHING });
-const admin = kafka.admin();
-await admin.connect();
 const pool = new pg.Pool({ connectionString: stack.DATABASE_URL, max: 2 });
 const results = {};
 const started = new Date().toISOString();
@@ -43,24 +37,10 @@ for (let round = 0; round < rounds; round++) {
   for (const v of variants) {
     const schema = `bench_${randomBytes(4).toString('hex')}`;
     const topic = `bench.${schema}`;
-    for (let attempt = 1; ; attempt++) {
-      // The broker's metadata can lag right after many topics were deleted: retry a few times.
-      try {
-        await admin.createTopics({ topics: [{ topic, numPartitions: 6, replicationFactor: 1 }], waitForLeaders: true });
-        break;
-      } catch (err) {
-        if (attempt >= 5) throw err;
-        await new Promise((res) => setTimeout(res, 1000));
-      }
-    }
+    await createTopic(brokers, topic, 6);
     const names = outboxNames(schema, 'outbox');
     await migrate(pool, names, log);
-    await pool.query(
-      `INSERT INTO ${names.outbox} (topic, key, payload)
-       SELECT $1, ${v.keyed ? `'key-' || (g % 1000)` : 'NULL'}, convert_to(repeat('x', 200), 'UTF8') FROM generate_series(1, $2) g`,
-      [topic, rows],
-    );
-    await pool.query(`VACUUM ANALYZE ${names.outbox}`);
+    await preloadRelayOutbox(pool, names, { topic, rows, payloadBytes: 200, keys: v.keyed ? 1000 : 0 });
     const t0 = performance.now();
     const children = Array.from({ length: v.replicas }, () => spawnRelay(schema));
     for (;;) {
@@ -75,12 +55,10 @@ for (let round = 0; round < rounds; round++) {
     appendFileSync(new URL('./results/replicas.jsonl', import.meta.url), `${JSON.stringify(run)}\n`);
     (results[v.name] ??= []).push(run.rowsPerSecond);
     await pool.query(`DROP SCHEMA ${schema} CASCADE`);
-    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await deleteTopic(brokers, topic);
   }
 }
-await admin.disconnect();
 await pool.end();
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`\nreplicas bench, ${rows} rows, ${rounds} rounds, started ${started} (start of the processes to empty backlog; medians, rows/s)`);
 console.log('| replicas | keyed (ordered) | keyless (unordered) | ordering cost |');
 console.log('|---|---|---|---|');

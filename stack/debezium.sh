@@ -4,12 +4,14 @@
 #                            wal_level=logical and Kafka Connect standalone (Debezium 3.7.0.Final)
 #                            against $KAFKA_BROKERS; prints DATABASE_URL=… and CONNECT_URL=… on stdout
 #   stack/debezium.sh down   stop Connect and delete the private cluster (its replication slots go too)
+#   stack/debezium.sh jars   only fetch the jars (cached); prints CONNECT_LIBS=<Connect's class path
+#                            directory> and CONNECT_PLUGINS=<plugin.path> (bench/refs/debezium.mjs)
 # Overrides: DEBEZIUM_PG_PORT (5436), DEBEZIUM_CONNECT_PORT (18093), KAFKA_BROKERS (127.0.0.1:9092),
 # CONNECT_HEAP (512m). State under STACK_DIR/debezium (default <repo>/.stack/debezium).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-cmd=${1:?usage: debezium.sh up|down}
+cmd=${1:?usage: debezium.sh up|down|jars}
 PG_PORT_DBZ=${DEBEZIUM_PG_PORT:-5436}
 CONNECT_PORT=${DEBEZIUM_CONNECT_PORT:-18093}
 BROKERS=${KAFKA_BROKERS:-127.0.0.1:9092}
@@ -41,11 +43,15 @@ connect_alive() {
   [[ -f "$PID_FILE" ]] && tr '\0' ' ' 2>/dev/null <"/proc/$(<"$PID_FILE")/cmdline" | grep -q ConnectStandalone
 }
 
-up() {
+jars() {
   mkdir -p "$DIR"
   fetch "$KAFKA_POM" "$LIBS" 'connect-runtime-*.jar'
   fetch "$DBZ_POM" "$PLUGINS/debezium-connector-postgres" 'debezium-connector-postgres-*.jar' -DincludeScope=runtime \
     -DexcludeGroupIds=org.apache.kafka,org.slf4j,com.github.luben,at.yawk.lz4,org.xerial.snappy,jakarta.ws.rs
+}
+
+up() {
+  jars
 
   PG_PRIVATE_DIR="$PG_DIR" \
     PG_PRIVATE_OPTS="-c wal_level=logical -c max_replication_slots=10 -c max_wal_senders=10" \
@@ -101,5 +107,10 @@ down() {
 case "$cmd" in
 up) up ;;
 down) down ;;
-*) die "unknown command $cmd (up|down)" ;;
+jars)
+  jars
+  echo "CONNECT_LIBS=$LIBS"
+  echo "CONNECT_PLUGINS=$PLUGINS"
+  ;;
+*) die "unknown command $cmd (up|down|jars)" ;;
 esac
