@@ -156,7 +156,7 @@ function markdown(j, s, charts) {
   L.push('- PostgreSQL, Kafka, the relay and the load generators share the machine.', '');
   L.push('## Targets', '', '| target | measured | limit | result |', '|---|---|---|---|');
   for (const t of j.targets) L.push(`| ${t.target} | ${f(t.value)} | ${t.limit} | ${t.pass === null ? 'not measured' : t.pass ? 'PASS' : 'FAIL'} |`);
-  L.push('', '## Backlog drain', '', `${j.settings.rows.toLocaleString('en-US')} rows of ${j.settings.payloadBytes}-byte payloads, ${j.settings.keys} keys, ${j.settings.partitions} partitions. Relay: from process start to the broker timestamp of the last message.`, '');
+  L.push('', '## Backlog drain', '', `${j.settings.rows.toLocaleString('en-US')} rows of ${j.settings.payloadBytes}-byte payloads, ${j.settings.keys} keys, ${j.settings.partitions} partitions. Relay: from process start to the broker timestamp of the last message.${j.settings.refRows?.['node-peer'] ? ` The Node peer drains ${j.settings.refRows['node-peer'].toLocaleString('en-US')} rows (it publishes one message at a time; its rows/s is compared).` : ''}`, '');
   L.push('| system | rows/s median (min..max, n) | relay ÷ system | CPU s per run (median) | peak RSS MB (median) | version |', '|---|---|---|---|---|---|');
   for (const k of SYSTEMS) {
     const rs = ok(j.runs, (r) => r.scenario === 'drain' && r.system === k && (k !== 'relay' || r.variant === 'default'));

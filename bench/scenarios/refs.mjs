@@ -21,7 +21,8 @@ export async function drainRef(ctx, name, round) {
   if (!existsSync(file)) throw new Error(`bench/refs/${name}.mjs is missing`);
   const workdir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
   const topic = `bench.ref.${name}.${round}.${Date.now().toString(36)}`;
-  const args = [file, '--rows', String(opts.rows), '--payload-bytes', String(opts.payloadBytes), '--keys', String(opts.keys),
+  const rows = opts.refRows?.[name] ?? opts.rows;
+  const args = [file, '--rows', String(rows), '--payload-bytes', String(opts.payloadBytes), '--keys', String(opts.keys),
     '--partitions', String(opts.partitions), '--brokers', env.stack.KAFKA_BROKERS, '--database-url', env.stack.DATABASE_URL,
     '--topic', topic, '--workdir', workdir];
   try {
