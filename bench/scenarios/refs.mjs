@@ -45,7 +45,12 @@ export async function drainRef(ctx, name, round) {
         resolve({ code, signal, stdout, stderrTail });
       });
     });
-    if (code !== 0) throw new Error(`exit ${code ?? signal}: ${stderrTail.trim().split('\n').slice(-3).join(' | ')}`);
+    if (code !== 0) {
+      // the error line itself (a stack trace ends with frames and the Node version, not the reason)
+      const lines = stderrTail.trim().split('\n').map((l) => l.trim()).filter(Boolean);
+      const reason = lines.find((l) => /^(\w*Error\b|error:|\S+: )/.test(l) && !l.startsWith('at ')) ?? lines.slice(-3).join(' | ');
+      throw new Error(`exit ${code ?? signal}: ${reason.slice(0, 300)}`);
+    }
     const last = stdout.trim().split('\n').at(-1) ?? '';
     let result;
     try {
