@@ -29,12 +29,13 @@ export interface RowProblem {
 /** Kafka's own rule (kafka.common.internals.Topic): 1–249 of [a-zA-Z0-9._-], not "." or "..". */
 const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
 
-export function validateRow(row: OutboxRow, maxMessageBytes: number): RowProblem | undefined {
+export function validateRow(row: OutboxRow, maxMessageBytes: number, sizeOf: (row: OutboxRow) => number = rowSize): RowProblem | undefined {
   const headers: unknown = row.headers;
   if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) {
     return { class: 'invalid-headers', message: `headers must be a JSON object of strings, got ${describe(headers)}` };
   }
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value: unknown = (headers as Record<string, unknown>)[name];
     if (typeof value !== 'string') {
       return { class: 'invalid-headers', message: `header ${JSON.stringify(name)} must be a string, got ${describe(value)}` };
     }
@@ -45,7 +46,7 @@ export function validateRow(row: OutboxRow, maxMessageBytes: number): RowProblem
       message: `topic ${JSON.stringify(row.topic.slice(0, 60))} is not a legal Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)`,
     };
   }
-  const size = rowSize(row);
+  const size = sizeOf(row);
   if (size > maxMessageBytes) {
     return { class: 'too-large', message: `row is ${size} bytes, more than --max-message-bytes ${maxMessageBytes}` };
   }
