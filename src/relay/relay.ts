@@ -33,6 +33,7 @@ import { outboxNames, type OutboxNames } from '../names.js';
 import { RepeatedFailures, refusalMessage, roleOf } from '../pg-errors.js';
 import { classifyPublishError } from '../publisher/classify.js';
 import { KafkaPublisher, type Publisher } from '../publisher/kafka.js';
+import { RdkafkaPublisher } from '../publisher/rdkafka.js';
 import { kafkaSecurityName } from '../publisher/security.js';
 import { kafkaPreflight, reportFindings } from '../preflight/kafka.js';
 import { beginClaimSql, claimBatchSql, type ClaimedRow, type OutboxRow } from '../sql/claimBatch.js';
@@ -152,16 +153,15 @@ export class Relay {
     };
     this.#hooks = deps.hooks ?? {};
     this.#observe = fanOut(...(deps.observers ?? []));
-    this.#publisher =
-      deps.publisher ??
-      new KafkaPublisher({
-        brokers: config.kafkaBrokers,
-        clientId: config.kafkaClientId,
-        timeoutMs: config.publishTimeoutMs,
-        log,
-        security: config,
-        compression: config.kafkaCompression,
-      });
+    const publisherOptions = {
+      brokers: config.kafkaBrokers,
+      clientId: config.kafkaClientId,
+      timeoutMs: config.publishTimeoutMs,
+      log,
+      security: config,
+      compression: config.kafkaCompression,
+    };
+    this.#publisher = deps.publisher ?? (config.kafkaClient === 'librdkafka' ? new RdkafkaPublisher(publisherOptions) : new KafkaPublisher(publisherOptions));
   }
 
   get state(): RelayState {
