@@ -74,8 +74,8 @@ async function backendCpu(names) {
   }
   return out;
 }
-function peakRssMb(pid) {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+function peakRssMb(pid, field = 'VmHWM') {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
@@ -111,7 +111,7 @@ async function runOne(v, round) {
   await new Promise((res, rej) => {
     lines.on('line', (line) => {
       if (start === undefined && line.includes('"relay started"')) {
-        start = { t: performance.now(), cpu: cpuSeconds(child.pid) };
+        start = { t: performance.now(), cpu: cpuSeconds(child.pid), rss: peakRssMb(child.pid, 'VmRSS') };
         backendCpu(names).then((pg) => {
           start.pg = pg;
           res();
@@ -143,6 +143,7 @@ async function runOne(v, round) {
     // The relay's PostgreSQL backends (claim, complete, leases); a backend that ended meanwhile is missed.
     pgCpuMicrosPerRow: +(([...end.pg].reduce((sum, [pid, cpu]) => sum + cpu - (start.pg.get(pid) ?? 0), 0) * 1e6) / rows).toFixed(2),
     peakRssMb: +end.rss.toFixed(1),
+    startRssMb: +start.rss.toFixed(1),
     exit: exit.code ?? exit.signal,
     at: new Date().toISOString(),
   };
