@@ -129,6 +129,7 @@ export class RdkafkaPublisher implements Publisher {
     if (s && (s.kafkaSsl || s.kafkaSaslMechanism !== 'none')) {
       throw new ConfigError('KAFKA_CLIENT=librdkafka supports PLAINTEXT brokers only so far (no KAFKA_SSL, no KAFKA_SASL_MECHANISM): use KAFKA_CLIENT=kafkajs for TLS or SASL');
     }
+    load(); // fail at start, with how to install it, not at the first connect
     this.#meta = new KafkaPublisher(options);
   }
 
