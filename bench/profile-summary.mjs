@@ -2,13 +2,13 @@
 // Summarise a V8 .cpuprofile of a draining relay (bench/relay-process.mjs --prof DIR) by where the
 // main thread's time goes: self time grouped by library/area, and the top functions.
 //
-//   node bench/profile-summary.mjs FILE.cpuprofile [--rows N] [--top 25] [--callers FUNCTION]
+//   node bench/profile-summary.mjs FILE.cpuprofile [--rows N] [--top 25] [--callers FUNCTION] [--svg OUT.svg]
 //
 // Only the drain is counted: from the first to the last sample whose stack runs publishBatch (the
 // relay's per-batch function), so start-up and shutdown are left out. With --rows, times are also
 // shown per row. The profile covers the main JavaScript thread only; CPU on other threads (V8's
 // concurrent GC and compiler, libuv) is in /proc's figure but not here.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 const args = process.argv.slice(2);
 const file = args[0];
@@ -104,4 +104,62 @@ if (callersOf) {
   }
   console.log(`\nself time of ${callersOf}, by calling function`);
   for (const [k, us] of [...by].sort((x, y) => y[1] - x[1]).slice(0, top)) console.log(`${fmt(us)}  ${k}`);
+}
+
+// --svg OUT.svg: a flame graph of the drain window (root at the bottom, width = time), no tools needed.
+const svgOut = opt('svg');
+if (svgOut) {
+  const tree = { name: 'all', us: 0, kids: new Map() };
+  for (const [id, us] of self) {
+    const f = byId.get(id).callFrame;
+    if (f.functionName === '(idle)') continue;
+    const stack = [];
+    for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
+      const c = byId.get(cur).callFrame;
+      if (c.functionName === '(root)') break;
+      stack.push(`${c.functionName || '(anonymous)'} ${c.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/(dist|src)\//, '$1/')}`);
+    }
+    let node = tree;
+    node.us += us;
+    for (const name of stack.reverse()) {
+      let kid = node.kids.get(name);
+      if (!kid) node.kids.set(name, (kid = { name, us: 0, kids: new Map() }));
+      kid.us += us;
+      node = kid;
+    }
+  }
+  const W = 1800;
+  const H = 16;
+  const rects = [];
+  let depthMax = 0;
+  const walk = (node, x, depth) => {
+    depthMax = Math.max(depthMax, depth);
+    const w = (node.us / tree.us) * W;
+    if (w < 0.3) return;
+    rects.push({ x, w, depth, node });
+    let kx = x;
+    for (const kid of [...node.kids.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+      walk(kid, kx, depth + 1);
+      kx += (kid.us / tree.us) * W;
+    }
+  };
+  walk(tree, 0, 0);
+  const height = (depthMax + 2) * H;
+  const esc = (t) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const color = (name) => {
+    const f = { functionName: name.split(' ')[0], url: name.split(' ').slice(1).join(' ') };
+    let h = 0;
+    for (const ch of area(f)) h = (h * 31 + ch.charCodeAt(0)) % 360;
+    return `hsl(${h},70%,65%)`;
+  };
+  const body = rects
+    .map(({ x, w, depth, node }) => {
+      const y = height - (depth + 1) * H;
+      const label = w > 40 ? `<text x="${(x + 3).toFixed(1)}" y="${y + 12}" font-size="11">${esc(node.name.slice(0, Math.floor(w / 6.5)))}</text>` : '';
+      const ms = (node.us / 1000).toFixed(0);
+      return `<g><title>${esc(node.name)}: ${ms} ms (${((100 * node.us) / tree.us).toFixed(1)} %)</title><rect x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${H - 1}" fill="${node === tree ? '#ccc' : color(node.name)}"/>${label}</g>`;
+    })
+    .join('\n');
+  writeFileSync(svgOut, `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" font-family="monospace">\n${body}\n</svg>\n`);
+  console.log(`\nflame graph: ${svgOut}`);
 }
