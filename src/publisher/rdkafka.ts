@@ -24,6 +24,7 @@ import { withDeadline } from '../sleep.js';
 import { KafkaPublisher, type PublisherOptions } from './kafka.js';
 import type { ClusterFacts, Publisher } from './publisher.js';
 import { partitionKey } from './receipt.js';
+import { NO_SECURITY, connectFailure } from './security.js';
 
 /** The module, as far as this file uses it (it is optional: loaded at connect, not imported). */
 interface RdkafkaModule {
@@ -185,8 +186,9 @@ export class RdkafkaPublisher implements Publisher {
     try {
       await this.#connect(handle);
     } catch (err) {
-      fence(handle);
-      throw err;
+      void fence(handle);
+      // The same one-line exit as kafkajs's (exit 3: check KAFKA_BROKERS and that the brokers are up).
+      throw connectFailure(err, { ...NO_SECURITY, ...this.options.security, kafkaBrokers: this.options.brokers });
     }
     this.#current = handle;
   }
