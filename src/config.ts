@@ -231,6 +231,16 @@ export const SETTINGS = {
     schema: z.enum(['none', 'gzip', 'lz4', 'zstd', 'snappy']),
     commands: KAFKA,
   }),
+  kafkaClient: setting({
+    env: 'KAFKA_CLIENT',
+    flag: '--kafka-client',
+    arg: '<kafkajs|librdkafka>',
+    default: 'kafkajs' as 'kafkajs' | 'librdkafka',
+    doc: 'Kafka client that publishes: kafkajs, or librdkafka through the optional package @confluentinc/kafka-javascript (PLAINTEXT only so far; see docs/performance.md for how to install it and what it gains).',
+    expect: '"kafkajs" or "librdkafka"',
+    schema: z.enum(['kafkajs', 'librdkafka']),
+    commands: RUN,
+  }),
   schema: setting({
     env: 'OUTBOX_SCHEMA',
     flag: '--schema',

@@ -60,6 +60,7 @@ export function rowMapper(m: Mapping): RowMapper {
     };
   }
   const statics = Object.fromEntries(m.staticHeaders);
+  const hasStatics = m.staticHeaders.length > 0;
   const ce = m.cloudEvents;
   return (row) => {
     const { topic, headers, created_at, ce_type } = row;
@@ -69,7 +70,9 @@ export function rowMapper(m: Mapping): RowMapper {
       // Not an object: left as is for validation to reject (relay/validate.ts).
       out = rowHeaders;
     } else {
-      out = { ...statics, ...rowHeaders };
+      // The row's headers object is the claim's own (freshly parsed from jsonb): filled in place
+      // rather than copied, one allocation less per row. Static headers come first, as before.
+      out = hasStatics ? { ...statics, ...rowHeaders } : rowHeaders;
       if (ce) {
         out.ce_specversion = '1.0';
         out.ce_id = row.id;

@@ -7,8 +7,22 @@ import type { OutboxRow } from '../sql/claimBatch.js';
 /** Bytes a row adds to a produce request, roughly: what batchMaxBytes limits. */
 export function rowSize(row: OutboxRow): number {
   let size = (row.payload?.length ?? 0) + (row.key === null ? 0 : Buffer.byteLength(row.key));
-  for (const [name, value] of Object.entries(row.headers)) size += Buffer.byteLength(name) + (value === null ? 0 : Buffer.byteLength(value));
+  const headers = row.headers;
+  for (const name in headers) {
+    const value = headers[name]!;
+    size += Buffer.byteLength(name) + (value === null ? 0 : Buffer.byteLength(value));
+  }
   return size;
+}
+
+/** rowSize, computed once per row however often it is asked (a batch asks up to three times). */
+export function rowSizes(): (row: OutboxRow) => number {
+  const sizes = new Map<OutboxRow, number>();
+  return (row) => {
+    let size = sizes.get(row);
+    if (size === undefined) sizes.set(row, (size = rowSize(row)));
+    return size;
+  };
 }
 
 /**
@@ -16,12 +30,12 @@ export function rowSize(row: OutboxRow): number {
  * request exceeds the broker's message.max.bytes. A single row larger than maxBytes gets a chunk of its
  * own (the broker then judges it). Order is kept: chunks are sent one after another.
  */
-export function chunkBySize<R extends OutboxRow>(rows: R[], maxBytes: number): R[][] {
+export function chunkBySize<R extends OutboxRow>(rows: R[], maxBytes: number, sizeOf: (row: R) => number = rowSize): R[][] {
   const chunks: R[][] = [];
   let current: R[] = [];
   let bytes = 0;
   for (const row of rows) {
-    const size = rowSize(row);
+    const size = sizeOf(row);
     if (current.length > 0 && bytes + size > maxBytes) {
       chunks.push(current);
       current = [];

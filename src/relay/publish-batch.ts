@@ -24,7 +24,7 @@ import { classifyPublishError, ROW_FAILURE_CLASS } from '../publisher/classify.j
 import type { Publisher } from '../publisher/kafka.js';
 import { DeadlineError } from '../sleep.js';
 import type { ClaimedRow } from '../sql/claimBatch.js';
-import { chunkBySize, rowSize } from './batch.js';
+import { chunkBySize, rowSizes } from './batch.js';
 import { validateRow, type FailureClass } from './validate.js';
 
 export interface RowFailure {
@@ -67,6 +67,7 @@ class BatchLevelFailure extends Error {
 
 export async function publishBatch(rows: ClaimedRow[], o: PublishBatchOptions): Promise<BatchOutcome> {
   const out: BatchOutcome = { acked: [], failed: [], held: [], sends: 0 };
+  const sizeOf = rowSizes();
   const failedKeys = new Set<string>();
   const fail = (row: ClaimedRow, cls: FailureClass, message: string) => {
     out.failed.push({ row, class: cls, message });
@@ -85,7 +86,7 @@ export async function publishBatch(rows: ClaimedRow[], o: PublishBatchOptions): 
   // 1. Validation, in outbox order so a failed row holds back only the later rows of its key.
   let pending: ClaimedRow[] = [];
   for (const row of rows) {
-    const problem = behindFailure(row) ? undefined : validateRow(row, o.maxMessageBytes, o.nullHeaderValues);
+    const problem = behindFailure(row) ? undefined : validateRow(row, o.maxMessageBytes, sizeOf, o.nullHeaderValues);
     if (problem) fail(row, problem.class, problem.message);
     else pending.push(row);
   }
@@ -112,7 +113,7 @@ export async function publishBatch(rows: ClaimedRow[], o: PublishBatchOptions): 
       const rest: ClaimedRow[] = [];
       for (const row of pending) {
         const limit = limits.get(row.topic);
-        const size = limit === undefined ? 0 : rowSize(row);
+        const size = limit === undefined ? 0 : sizeOf(row);
         if (limit !== undefined && size > limit && !behindFailure(row)) fail(row, 'too-large', `row is ${size} bytes, more than topic ${row.topic}'s max.message.bytes ${limit}`);
         else rest.push(row);
       }
@@ -155,7 +156,7 @@ export async function publishBatch(rows: ClaimedRow[], o: PublishBatchOptions): 
         await send(part.slice(half));
       }
     };
-    for (const chunk of chunkBySize(pending, o.batchMaxBytes)) await send(chunk);
+    for (const chunk of chunkBySize(pending, o.batchMaxBytes, sizeOf)) await send(chunk);
   } catch (err) {
     if (!(err instanceof BatchLevelFailure)) throw err;
     out.error = err.error;

@@ -30,15 +30,22 @@ export interface RowProblem {
 const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
 
 /**
- * nullHeaderValues: a header may have a null value (Kafka allows it; the Debezium mapping sends a NULL
- * header column so). The native table's rows must not (migration 2's CHECK: an object of strings).
+ * sizeOf: the row's size (rowSize, or a per-batch cache of it). nullHeaderValues: a header may have a
+ * null value (Kafka allows it; the Debezium mapping sends a NULL header column so). The native table's
+ * rows must not (migration 2's CHECK: an object of strings).
  */
-export function validateRow(row: OutboxRow, maxMessageBytes: number, nullHeaderValues = false): RowProblem | undefined {
+export function validateRow(
+  row: OutboxRow,
+  maxMessageBytes: number,
+  sizeOf: (row: OutboxRow) => number = rowSize,
+  nullHeaderValues = false,
+): RowProblem | undefined {
   const headers: unknown = row.headers;
   if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) {
     return { class: 'invalid-headers', message: `headers must be a JSON object of strings, got ${describe(headers)}` };
   }
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value: unknown = (headers as Record<string, unknown>)[name];
     if (typeof value !== 'string' && !(value === null && nullHeaderValues)) {
       return { class: 'invalid-headers', message: `header ${JSON.stringify(name)} must be a string, got ${describe(value)}` };
     }
@@ -49,7 +56,7 @@ export function validateRow(row: OutboxRow, maxMessageBytes: number, nullHeaderV
       message: `topic ${JSON.stringify(row.topic.slice(0, 60))} is not a legal Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)`,
     };
   }
-  const size = rowSize(row);
+  const size = sizeOf(row);
   if (size > maxMessageBytes) {
     return { class: 'too-large', message: `row is ${size} bytes, more than --max-message-bytes ${maxMessageBytes}` };
   }

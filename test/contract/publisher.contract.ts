@@ -8,6 +8,7 @@
  * - send/ack: every row of every chunk is written once, with its topic, key, value (null = tombstone),
  *   headers (a header with a null value included), explicit partition and timestamp, by the time send() resolves;
  * - order: one key's rows land on one partition in the order sent;
+ * - partitioning: a key lands where the Java client's murmur2 partitioner puts it;
  * - idempotence: messages carry a producer id (an idempotent producer), and recreate() starts a new one;
  * - receipts: partitionsOfLastSend() names the partition each row really went to;
  * - missingTopics(): only the ones that do not exist;
@@ -17,7 +18,7 @@
  * Reading back uses kafkajs as a plain consumer (the reader is test equipment, not the client under test).
  */
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { PublishFailure } from '../../src/publisher/classify.js';
 import type { Publisher } from '../../src/publisher/publisher.js';
@@ -128,6 +129,24 @@ export function publisherContract(client: ClientUnderTest): void {
         const byOffset = [...list].sort((x, y) => x.offset - y.offset).map((x) => x.i);
         expect(byOffset, key).toEqual([...byOffset].sort((x, y) => x - y));
       }
+    });
+
+    it("partitioning: a key lands on the partition Java's murmur2 partitioner picks", async () => {
+      const topic = await createTopic(3);
+      const p = await connected();
+      const rows = Array.from({ length: 60 }, (_, i) => row(topic, { key: `customer-${i}` }));
+      await p.send([rows]);
+      const receipts = p.partitionsOfLastSend();
+      // kafkajs's DefaultPartitioner is the Java client's murmur2 (toPositive(murmur2(key)) % partitions).
+      const java = Partitioners.DefaultPartitioner();
+      const partitionMetadata = [0, 1, 2].map((partitionId) => ({ partitionId, leader: 1, partitionErrorCode: 0, replicas: [1], isr: [1] }));
+      for (const r of rows) {
+        const expected = java({ topic, partitionMetadata, message: { key: r.key, value: null } });
+        expect(receipts.get(r.seq), r.key!).toBe(`${topic}:${expected}`);
+      }
+      const got = await readAll([topic]);
+      const byId = new Map(got.map((m) => [m.headers.id, m.partition]));
+      for (const r of rows) expect(`${topic}:${byId.get(r.id)}`).toBe(receipts.get(r.seq));
     });
 
     it('idempotence: messages carry a producer id; recreate() fences it and the next send has a new one', async () => {

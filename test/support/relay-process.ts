@@ -22,11 +22,16 @@ export interface RelayProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
+function kafkaClient(): Record<string, string> {
+  return process.env.KAFKA_CLIENT ? { KAFKA_CLIENT: process.env.KAFKA_CLIENT } : {};
+}
+
 export function spawnCli(args: string[], env: Record<string, string>): RelayProcess {
   // The shim runs `node` from PATH: put this test run's node first (the suite runs on Node 20 and 24).
   const child = spawn(BIN, args, {
     // Any free port for /metrics unless the test names one: relays run side by side in the suite.
-    env: { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, OUTBOX_HTTP_ADDR: '127.0.0.1:0', ...env },
+    // KAFKA_CLIENT from the test run's environment, if set, runs these process tests with that client.
+    env: { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, OUTBOX_HTTP_ADDR: '127.0.0.1:0', ...kafkaClient(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: LogLine[] = [];

@@ -25,9 +25,9 @@ describe('validateRow', () => {
   });
 
   it('a null header value is allowed only where the mapping sends one (debezium): Kafka allows it', () => {
-    expect(validateRow(row({ headers: { z: null } }), 1000, true)).toBeUndefined();
+    expect(validateRow(row({ headers: { z: null } }), 1000, undefined, true)).toBeUndefined();
     expect(validateRow(row({ headers: { z: null } }), 1000)?.class).toBe('invalid-headers');
-    expect(validateRow(row({ headers: { z: 1 as never } }), 1000, true)?.class).toBe('invalid-headers');
+    expect(validateRow(row({ headers: { z: 1 as never } }), 1000, undefined, true)?.class).toBe('invalid-headers');
   });
 
   it.each(['', '.', '..', 'has space', 'ümlaut', 'a/b', 'x'.repeat(250)])('topic %j is invalid-topic', (topic) => {
