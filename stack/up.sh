@@ -2,7 +2,7 @@
 # Starts (or reuses) the local service stack without Docker:
 #   - PostgreSQL on 127.0.0.1:5432 (the machine's cluster, via pg_ctlcluster)
 #   - a single-node KRaft Apache Kafka broker on 127.0.0.1:$KAFKA_PORT, from Maven Central jars
-# and installs the command-line tools the tests use when they are missing (stack/tools.sh: promtool).
+# and installs the command-line tools the tests use when they are missing (stack/tools.sh: promtool, libfaketime).
 # Idempotent. Progress goes to stderr; stdout gets exactly two lines, for eval or parsing:
 #   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres
 #   KAFKA_BROKERS=127.0.0.1:<port>
