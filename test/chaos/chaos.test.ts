@@ -37,6 +37,8 @@ import {
 const REPORT = new URL('../../docs/chaos.md', import.meta.url).pathname;
 const rows: ChaosRow[] = [];
 let current: ChaosRow | undefined;
+/** Writers of the running test, stopped before the fixture drops the schema (even after a failure). */
+const writers: SteadyWriter[] = [];
 
 const failedAttempt = (since: number) => (l: LogLine) => /failed; rows stay pending/.test(String(l.msg)) && Date.parse(String(l.time)) >= since;
 const published = async (port: number) => (await scrape(port)).sum('outbox_relay_published_total');
@@ -51,7 +53,7 @@ describe('chaos: faults between the relay and its services', () => {
   }, 240_000);
   afterAll(async () => {
     await services?.stop();
-    const expected = 4;
+    const expected = 5;
     if (rows.length === expected) {
       writeReport(
         REPORT,
@@ -69,7 +71,8 @@ describe('chaos: faults between the relay and its services', () => {
       );
     }
   }, 120_000);
-  afterEach((ctx) => {
+  afterEach(async (ctx) => {
+    await Promise.all(writers.splice(0).map((w) => w.stop().catch(() => undefined)));
     if (current) rows.push({ ...current, result: ctx.task.result?.state === 'fail' ? 'FAIL' : current.result });
     current = undefined;
     services?.pg.setMode(PASS);
@@ -83,6 +86,7 @@ describe('chaos: faults between the relay and its services', () => {
     const port = await httpPort(relay);
     await relay.waitForLog(started);
     const writer = startWriter(insert, topic, { keys: 50, rowsPerTx: 20, pauseMs: 20 });
+    writers.push(writer);
     await waitFor('first rows published', async () => (await published(port)) > 0, 30_000, 100);
     return { relay, port, writer, topic };
   }
@@ -192,6 +196,67 @@ describe('chaos: faults between the relay and its services', () => {
     single('pool exhaustion with a stalled broker: Kafka blackholed and every new PostgreSQL connection hangs (open ones work), then both healed', `a connect times out (OUTBOX_DB_CONNECT_TIMEOUT_MS) instead of waiting forever, within ${connectBound} ms`, { first: `connect timeout logged after ${connectMs} ms`, worstScrape, recoverMs, result });
   });
 
+  it('a long transaction pinning xmin during a heavy run: the relay keeps publishing; claim latency and the table\'s dead tuples are exported; dead tuples fall once it ends', async () => {
+    const { port, writer, topic } = await running();
+    const pin = await fixture.outbox.pool.connect();
+    const claims = (s: Awaited<ReturnType<typeof scrape>>) => ({
+      sum: s.value('outbox_relay_claim_duration_seconds_sum') ?? 0,
+      count: s.value('outbox_relay_claim_duration_seconds_count') ?? 0,
+    });
+    let pinnedMs = 0;
+    let during: { published: number; deadTuples: number; claimMs: number };
+    try {
+      const before = await scrape(port);
+      // An application's forgotten transaction: it has an xid, so VACUUM keeps every row version
+      // deleted after it began until it ends.
+      await pin.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await pin.query('SELECT txid_current()');
+      const pinnedAt = Date.now();
+      const held = await fixture.outbox.pool.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND state = 'idle in transaction' AND pid = $1`, [
+        (pin as unknown as { processID: number }).processID,
+      ]);
+      expect(Number(held.rows[0]!.n)).toBe(1);
+      const publishedBefore = before.sum('outbox_relay_published_total');
+      // Rows keep flowing while xmin is pinned: ten windows, each must publish something.
+      for (let i = 0; i < 10; i++) {
+        const start = await published(port);
+        await waitFor(`progress with xmin pinned (window ${i})`, async () => (await published(port)) > start, PUBLISH_TIMEOUT + MAX_BACKOFF + SLACK, 100);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      pinnedMs = Date.now() - pinnedAt;
+      const now = await scrape(port);
+      const publishedDuring = now.sum('outbox_relay_published_total') - publishedBefore;
+      // Every published row left a dead row version (delete mode) that VACUUM may not remove now.
+      const withDead = await waitFor('dead tuples exported', async () => {
+        const s = await scrape(port);
+        const dead = s.value('outbox_relay_table_dead_tuples');
+        return dead !== undefined && dead >= publishedDuring / 2 ? s : undefined;
+      }, 30_000, 250);
+      const c0 = claims(before);
+      const c1 = claims(withDead);
+      expect(c1.count).toBeGreaterThan(c0.count);
+      during = { published: publishedDuring, deadTuples: withDead.value('outbox_relay_table_dead_tuples')!, claimMs: ((c1.sum - c0.sum) / (c1.count - c0.count)) * 1000 };
+    } finally {
+      await pin.query('COMMIT').catch(() => undefined);
+      pin.release();
+    }
+    const { result } = await finish(writer, topic);
+    expect(result.duplicates).toBe(0);
+    // Once the transaction is gone, VACUUM can remove them, and the gauge says so.
+    await fixture.outbox.pool.query(`VACUUM ${fixture.outbox.names.outbox}`);
+    const { after } = await waitFor('dead tuples fall after VACUUM', async () => {
+      const dead = (await scrape(port)).value('outbox_relay_table_dead_tuples');
+      return dead !== undefined && dead < during.deadTuples / 10 ? { after: dead } : undefined;
+    }, 30_000, 250);
+    console.log(`xmin pinned ${pinnedMs} ms: ${during.published} rows published meanwhile, ${during.deadTuples} dead tuples, mean claim ${during.claimMs.toFixed(1)} ms; ${after} after VACUUM`);
+    current = {
+      fault: `a transaction with an xid held open for ${Math.round(pinnedMs / 1000)} s during a steady run (delete mode), pinning xmin`,
+      mustHold: 'the relay publishes in every 1 s window; outbox_relay_claim_duration_seconds and outbox_relay_table_dead_tuples exported (dead tuples ≥ half the rows deleted meanwhile), falling after the transaction ends and VACUUM runs; lost 0, order kept, no duplicates',
+      result: 'pass',
+      numbers: `${during.published} rows published while pinned; ${during.deadTuples} dead tuples; mean claim ${during.claimMs.toFixed(1)} ms; ${after} dead tuples after VACUUM; lost ${result.lost.length}, duplicates ${result.duplicates}`,
+    };
+  });
+
   it('a seeded random fault schedule (kill -9 + restart, SIGSTOP/SIGCONT, pg_terminate_backend, blackhole/reset/delay toward PostgreSQL and Kafka): lost 0, order kept, duplicates ≤ one batch per failed attempt or kill', async () => {
     const seed = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
     const durationMs = Number(process.env.CHAOS_DURATION_MS ?? 150_000);
@@ -209,6 +274,7 @@ describe('chaos: faults between the relay and its services', () => {
     };
     let relay = await spawn();
     const writer = startWriter(insert, topic, { keys: 50, rowsPerTx: 20, pauseMs: 50 });
+    writers.push(writer);
     const counts = new Map<string, number>();
     let kills = 0;
     const end = Date.now() + durationMs;
