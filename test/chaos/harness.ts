@@ -84,6 +84,8 @@ export const HEARTBEAT = ms('OUTBOX_LISTEN_HEARTBEAT_MS');
 export const POLL = ms('OUTBOX_POLL_INTERVAL_MS');
 /** node-postgres query_timeout of the relay's pool: a query on a half-open connection fails after this. */
 export const QUERY_TIMEOUT = relayQueryTimeoutMs(PUBLISH_TIMEOUT);
+/** Connections in the relay's pool (`max` in src/relay/relay.ts): after a half-open spell each may be dead. */
+export const RELAY_POOL_MAX = 4;
 /** The longest backoff between two failed attempts. */
 export const MAX_BACKOFF = DEFAULT_BACKOFF.maxMs;
 /** Process scheduling on a shared 2-core machine: added once to every bound. */
