@@ -74,16 +74,19 @@ describe('chaos: faults between the relay and its services', () => {
   }, 120_000);
   afterEach(async (ctx) => {
     await Promise.all(writers.splice(0).map((w) => w.stop().catch(() => undefined)));
-    if (current) rows.push({ ...current, result: ctx.task.result?.state === 'fail' ? 'FAIL' : current.result });
+    const failed = ctx.task.result?.state === 'fail';
+    const error = String(ctx.task.result?.errors?.[0]?.message ?? '').split('\n')[0]!.slice(0, 300);
+    // A scenario that failed before its row was filled in still gets one, saying what failed.
+    if (current || failed) rows.push(current ? { ...current, result: failed ? 'FAIL' : current.result } : { fault: ctx.task.name, mustHold: '(see the test)', result: 'FAIL', numbers: error });
     current = undefined;
     services?.pg.setMode(PASS);
     services?.kafka.setMode(PASS);
   });
 
   /** A relay through both proxies with a writer running, past its first published batches. */
-  async function running(extra: Record<string, string> = {}): Promise<{ relay: RelayProcess; port: number; writer: SteadyWriter; topic: string }> {
+  async function running(): Promise<{ relay: RelayProcess; port: number; writer: SteadyWriter; topic: string }> {
     const topic = await createTopic(3, 'chaos', BROKERS);
-    const relay = fixture.spawn({ ...SETTINGS, DATABASE_URL: services.databaseUrl, KAFKA_BROKERS: BROKERS, ...extra });
+    const relay = fixture.spawn({ ...SETTINGS, DATABASE_URL: services.databaseUrl, KAFKA_BROKERS: BROKERS });
     const port = await httpPort(relay);
     await relay.waitForLog(started);
     const writer = startWriter(insert, topic, { keys: 50, rowsPerTx: 20, pauseMs: 20 });
@@ -182,16 +185,22 @@ describe('chaos: faults between the relay and its services', () => {
     single('Kafka half-open / partition: every broker connection blackholed for several publish deadlines, then healed', `the publish deadline fires (${detectBound} ms with slack); nothing acknowledged or marked during the partition; progress within publish timeout + longest backoff (${recoverBound} ms with slack) of the heal`, { first: `first failure after ${detectMs} ms`, worstScrape, recoverMs, result });
   });
 
-  it('pool exhaustion with a stalled broker: new PostgreSQL connections hang while Kafka is blackholed; connects time out, /metrics answers, progress resumes, lost 0', async () => {
+  it('pool exhaustion with a stalled broker: Kafka blackholed, the relay\'s PostgreSQL connections cut and new ones hang; connects time out, /metrics answers, progress resumes, lost 0', async () => {
     const { relay, port, writer, topic } = await running();
     const t0 = Date.now();
     services.kafka.setMode(BLACKHOLE);
-    services.pg.setMode(BLACKHOLE, 'new'); // the open connections still work; no new one gets through
+    // The stalled broker holds a claim until the publish deadline releases it.
     await relay.waitForLog(failedAttempt(t0), PUBLISH_TIMEOUT + SLACK);
-    const connectBound = PUBLISH_TIMEOUT + MAX_BACKOFF + CONNECT_TIMEOUT + SLACK;
+    // Then the relay's connections are cut and every new one is accepted but never served (a server
+    // or pooler out of slots): each connect must give up after OUTBOX_DB_CONNECT_TIMEOUT_MS rather than
+    // queue forever, the next claim or lease heartbeat being the first to need one.
+    const cut = Date.now();
+    services.pg.setMode(RESET);
+    services.pg.setMode(BLACKHOLE, 'new');
+    const connectBound = MAX_BACKOFF + CONNECT_TIMEOUT + SLACK;
     // pg-pool's own words for a connect that did not finish in connectionTimeoutMillis.
     const timedOut = await relay.waitForLog(
-      (l) => Date.parse(String(l.time)) >= t0 && /timeout exceeded when trying to connect|due to connection timeout/.test(JSON.stringify(l.err ?? '')),
+      (l) => Date.parse(String(l.time)) >= cut && /timeout exceeded when trying to connect|due to connection timeout/.test(JSON.stringify(l.err ?? '')),
       connectBound,
     );
     const worstScrape = await metricsAnswer(port);
@@ -200,8 +209,8 @@ describe('chaos: faults between the relay and its services', () => {
     const recoverBound = QUERY_TIMEOUT + CONNECT_TIMEOUT + MAX_BACKOFF + SLACK;
     const recoverMs = await resumes(port, recoverBound);
     const { result } = await finish(writer, topic);
-    const connectMs = Date.parse(String(timedOut.time)) - t0;
-    single('pool exhaustion with a stalled broker: Kafka blackholed and every new PostgreSQL connection hangs (open ones work), then both healed', `a connect times out (OUTBOX_DB_CONNECT_TIMEOUT_MS) instead of waiting forever, within ${connectBound} ms; progress within ${recoverBound} ms of the heal`, { first: `connect timeout logged after ${connectMs} ms`, worstScrape, recoverMs, result });
+    const connectMs = Date.parse(String(timedOut.time)) - cut;
+    single('pool exhaustion with a stalled broker: Kafka blackholed; once a publish deadline passed, the relay\'s PostgreSQL connections are reset and every new one is accepted but never served; then both healed', `a connect times out (OUTBOX_DB_CONNECT_TIMEOUT_MS) instead of waiting forever, within longest backoff + connect timeout (${connectBound} ms with slack) of the cut; progress within ${recoverBound} ms of the heal`, { first: `connect timeout logged ${connectMs} ms after the cut`, worstScrape, recoverMs, result });
   });
 
   it('a long transaction pinning xmin during a heavy run: the relay keeps publishing; claim latency and the table\'s dead tuples are exported; dead tuples fall once it ends', async () => {
