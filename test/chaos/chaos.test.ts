@@ -141,8 +141,18 @@ describe('chaos: faults between the relay and its services', () => {
 
   it('PostgreSQL half-open (proxy blackholes every connection): query_timeout fires within its bound, /metrics answers, progress resumes after, lost 0', async () => {
     const { relay, port, writer, topic } = await running();
+    // Cut PostgreSQL while a claim is open across a (slowed) publish, so the batch's completion is
+    // sure to go out on a connection that will never answer.
+    services.kafka.setMode(delay(PUBLISH_TIMEOUT / 4));
+    await waitFor('a claim held open across a publish', async () => {
+      const r = await fixture.outbox.pool.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle in transaction'`, [
+        fixture.outbox.names.relayApplicationName,
+      ]);
+      return (r.rowCount ?? 0) > 0;
+    }, 30_000, 20);
     const t0 = Date.now();
     services.pg.setMode(BLACKHOLE);
+    services.kafka.setMode(PASS);
     // Whatever query of the relay's pool was in flight or next sent on an open connection (a claim, a
     // COMMIT, the lease heartbeat every TTL/4) hangs on a socket that never answers: node-postgres's
     // query_timeout must end it. (New connections time out on connect sooner; that is not what this
@@ -164,7 +174,7 @@ describe('chaos: faults between the relay and its services', () => {
     const recoverBound = RELAY_POOL_MAX * QUERY_TIMEOUT + CONNECT_TIMEOUT + MAX_BACKOFF + SLACK;
     const recoverMs = await resumes(port, recoverBound);
     const { result } = await finish(writer, topic);
-    single('PostgreSQL half-open: every open and new connection blackholed (nothing forwarded, nothing closed), then new connections pass again', `query_timeout ends a query of the relay's pool stuck on a dead connection within query_timeout + connect timeout (${detectBound} ms with slack); progress within pool size × query_timeout + connect timeout + longest backoff (${recoverBound} ms with slack) of the heal`, { first: `query_timeout fired after ${detectMs} ms`, worstScrape, recoverMs, result });
+    single('PostgreSQL half-open: every open and new connection blackholed while a claim is open across a publish (nothing forwarded, nothing closed), then new connections pass again', `query_timeout ends a query of the relay's pool stuck on a dead connection within query_timeout + connect timeout (${detectBound} ms with slack); progress within pool size × query_timeout + connect timeout + longest backoff (${recoverBound} ms with slack) of the heal`, { first: `query_timeout fired after ${detectMs} ms`, worstScrape, recoverMs, result });
   });
 
   it('Kafka half-open / partition (proxy blackholes every broker connection): the publish deadline fires, /metrics answers, progress resumes after, lost 0', async () => {
