@@ -10,6 +10,7 @@
  *   breaks: <what the breakage does>
  *   tests: <test file>[,<test file>…]   (run together, once)
  *   filter: <vitest -t pattern>         (optional: only the tests that matter, to keep the run short)
+ *   config: <vitest config file>        (optional: for tests outside `npm test`, e.g. vitest.chaos.config.ts)
  *
  * Refuses to start if a file it patches has uncommitted changes; the patched file is restored in a
  * `finally` and on SIGINT/SIGTERM, and dist/ is rebuilt from the clean source at the end.
@@ -40,7 +41,7 @@ function parse(file) {
   if (header.mutant !== name) throw new Error(`${file}: header "mutant: ${header.mutant}" does not match the file name`);
   if (!header.tests) throw new Error(`${file}: no "tests:" line`);
   const files = [...text.matchAll(/^diff --git a\/(\S+) b\//gm)].map((m) => m[1]);
-  return { name, path: join(DIR, file), breaks: header.breaks ?? '', tests: header.tests.split(',').map((t) => t.trim()), filter: header.filter, files };
+  return { name, path: join(DIR, file), breaks: header.breaks ?? '', tests: header.tests.split(',').map((t) => t.trim()), filter: header.filter, config: header.config, files };
 }
 
 const git = (...args) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -107,7 +108,7 @@ function build() {
 
 function runTests(m) {
   const report = join(LOGS, `${m.name}.json`);
-  const args = ['vitest', 'run', ...m.tests, ...(m.filter ? ['-t', m.filter] : []), '--reporter=default', '--reporter=json', `--outputFile.json=${report}`];
+  const args = ['vitest', 'run', ...(m.config ? ['--config', m.config] : []), ...m.tests, ...(m.filter ? ['-t', m.filter] : []), '--reporter=default', '--reporter=json', `--outputFile.json=${report}`];
   return new Promise((resolve) => {
     const log = [];
     child = spawn('npx', args, { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -5,6 +5,8 @@
 #   STACK_DIR              state directory (default <repo>/.stack)
 #   KAFKA_PORT             PLAINTEXT listener port (default 9092)
 #   KAFKA_CONTROLLER_PORT  KRaft controller port (default KAFKA_PORT+1, i.e. 9093)
+#   KAFKA_ADVERTISED_PORT  port the broker tells clients to use (default KAFKA_PORT); another port
+#                          puts something in between, e.g. the chaos suite's TCP proxy
 #   KAFKA_START_TIMEOUT    seconds to wait for the broker to start (default 90)
 #   KAFKA_HEAP             broker heap, used for -Xms and -Xmx (default 512m)
 #   KAFKA_WARMUP           1 (default): after starting a broker, create its internal topics with
@@ -25,6 +27,7 @@ STACK_DIR=$(mkdir -p "$STACK_DIR" && cd "$STACK_DIR" && pwd)
 
 KAFKA_PORT=${KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}
+KAFKA_ADVERTISED_PORT=${KAFKA_ADVERTISED_PORT:-$KAFKA_PORT}
 KAFKA_START_TIMEOUT=${KAFKA_START_TIMEOUT:-90}
 KAFKA_HEAP=${KAFKA_HEAP:-512m}
 KAFKA_WARMUP=${KAFKA_WARMUP:-1}

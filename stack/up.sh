@@ -6,8 +6,8 @@
 # Idempotent. Progress goes to stderr; stdout gets exactly two lines, for eval or parsing:
 #   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres
 #   KAFKA_BROKERS=127.0.0.1:<port>
-# Overrides: STACK_DIR, KAFKA_PORT, KAFKA_CONTROLLER_PORT, KAFKA_START_TIMEOUT, KAFKA_HEAP, KAFKA_WARMUP
-# (see stack/lib.sh).
+# Overrides: STACK_DIR, KAFKA_PORT, KAFKA_CONTROLLER_PORT, KAFKA_ADVERTISED_PORT, KAFKA_START_TIMEOUT,
+# KAFKA_HEAP, KAFKA_WARMUP (see stack/lib.sh).
 # A second broker for fault tests: KAFKA_PORT=9094 stack/up.sh (state under STACK_DIR/kafka-9094/).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -82,7 +82,7 @@ process.roles=broker,controller
 node.id=$KAFKA_NODE_ID
 controller.quorum.voters=$KAFKA_VOTERS
 listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_ADVERTISED_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
@@ -276,4 +276,4 @@ ensure_kafka
 exec 9>&-
 
 echo "DATABASE_URL=postgres://postgres@$PG_HOST:$PG_PORT/postgres"
-echo "KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
+echo "KAFKA_BROKERS=127.0.0.1:$KAFKA_ADVERTISED_PORT"

@@ -1,6 +1,6 @@
 /**
  * The periodic backlog query behind the backlog gauges (pending rows, oldest pending age, dead rows,
- * blocked keys). It runs every OUTBOX_BACKLOG_INTERVAL_MS on a connection of its own, bounded by a
+ * blocked keys, the table's dead tuples). It runs every OUTBOX_BACKLOG_INTERVAL_MS on a connection of its own, bounded by a
  * statement timeout, and hands each sample to the metrics; a scrape never runs SQL. When PostgreSQL
  * does not answer, the last sample stays and outbox_relay_backlog_sample_age_seconds grows.
  */
@@ -61,7 +61,8 @@ export class BacklogPoller {
     const pool = this.#pool!;
     const topics = await pool.query<{ topic: string; pending: number; oldest_age: number | null; dead: number }>(sql.topics);
     const blocked = await pool.query<{ blocked: number }>(sql.blockedKeys, [this.#o.blockKeys]);
-    return toSample(topics.rows.map((r) => ({ ...r, topic: label(r.topic) })), blocked.rows[0]?.blocked ?? 0);
+    const dead = await pool.query<{ dead_tuples: number }>(sql.deadTuples);
+    return toSample(topics.rows.map((r) => ({ ...r, topic: label(r.topic) })), blocked.rows[0]?.blocked ?? 0, dead.rows[0]?.dead_tuples);
   }
 
   async #run(): Promise<void> {

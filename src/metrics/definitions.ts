@@ -120,6 +120,12 @@ export const METRICS = {
     help: 'Keys whose later rows wait behind a failed (retrying or dead) row (policy block-key).',
     labels: [],
   }),
+  tableDeadTuples: metric({
+    name: 'outbox_relay_table_dead_tuples',
+    type: 'gauge',
+    help: "Dead row versions in the outbox table that VACUUM has not removed yet (PostgreSQL's estimate, pg_stat_user_tables.n_dead_tup), from the periodic backlog query; climbing without falling back means a long transaction pins xmin.",
+    labels: [],
+  }),
   backlogAge: metric({
     name: 'outbox_relay_backlog_sample_age_seconds',
     type: 'gauge',

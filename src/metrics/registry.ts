@@ -112,6 +112,7 @@ export function createMetrics(version: string, live: RelayMetrics['live']): Rela
       m.deadRows.set({ topic: t.topic }, t.dead);
     }
     m.blockedKeys.set(sample.blockedKeys);
+    if (sample.deadTuples !== undefined) m.tableDeadTuples.set(sample.deadTuples);
   }
 
   return { registry, observer, setBacklog, live };

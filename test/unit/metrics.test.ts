@@ -88,13 +88,14 @@ describe('createMetrics', () => {
   });
   it('a backlog sample replaces the previous one (a drained topic disappears) and its age is read at scrape', async () => {
     const m = createMetrics('1', live);
-    m.setBacklog({ topics: [{ topic: 'a', pending: 3, oldestPendingAgeSeconds: 7, dead: 1 }, { topic: 'b', pending: 1, oldestPendingAgeSeconds: null, dead: 1 }], blockedKeys: 2 }, Date.now() - 4000);
+    m.setBacklog({ topics: [{ topic: 'a', pending: 3, oldestPendingAgeSeconds: 7, dead: 1 }, { topic: 'b', pending: 1, oldestPendingAgeSeconds: null, dead: 1 }], blockedKeys: 2, deadTuples: 1234 }, Date.now() - 4000);
     let v = await samples(m);
     expect(v('outbox_relay_pending_rows', { topic: 'a' })).toBe(3);
     expect(v('outbox_relay_oldest_pending_age_seconds', { topic: 'a' })).toBe(7);
     expect(v('outbox_relay_oldest_pending_age_seconds', { topic: 'b' })).toBeUndefined();
     expect(v('outbox_relay_dead_rows', { topic: 'b' })).toBe(1);
     expect(v('outbox_relay_blocked_keys')).toBe(2);
+    expect(v('outbox_relay_table_dead_tuples')).toBe(1234);
     expect(v('outbox_relay_backlog_sample_age_seconds')).toBeGreaterThanOrEqual(4);
     m.setBacklog({ topics: [{ topic: 'b', pending: 1, oldestPendingAgeSeconds: 1, dead: 0 }], blockedKeys: 0 });
     v = await samples(m);
