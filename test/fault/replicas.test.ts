@@ -113,14 +113,17 @@ describe('several active replicas on one outbox', () => {
 
   it("a row another session locks holds back its key on every replica; other keys flow; order kept", async () => {
     const topic = await createTopic(2, 'scale');
-    const rs = await Promise.all([replica(fixture, FAST), replica(fixture, FAST)]);
-    await shares(rs, [32, 32], 15_000);
     const pool = fixture.outbox.pool;
+    // The head row is written and locked before any replica runs: a replica started first could
+    // publish it before the lock is taken (it did on a loaded machine), and then nothing is held.
     await insert([{ topic, key: 'held', payload: Buffer.from(JSON.stringify({ key: 'held', n: 0 })) }]);
     const locker = await pool.connect();
     try {
       await locker.query('BEGIN');
-      await locker.query(`SELECT 1 FROM ${fixture.outbox.names.outbox} WHERE key = 'held' FOR UPDATE`);
+      const locked = await locker.query(`SELECT 1 FROM ${fixture.outbox.names.outbox} WHERE key = 'held' FOR UPDATE`);
+      expect(locked.rowCount).toBe(1);
+      const rs = await Promise.all([replica(fixture, FAST), replica(fixture, FAST)]);
+      await shares(rs, [32, 32], 15_000);
       const later = [1, 2, 3].map((n) => ({ key: 'held', n }));
       await insert(later.map((w) => ({ topic, key: w.key, payload: Buffer.from(JSON.stringify(w)) })));
       const others = await writeKeyed(insert, topic, { keys: 20, perKey: 10, rowsPerTx: 50 });
