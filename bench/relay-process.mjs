@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
 import pg from 'pg';
 import { createLogger, migrate, outboxNames } from '../dist/index.js';
+import { cpuSeconds } from './lib/proc.mjs';
 
 const here = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -48,29 +49,19 @@ const stack = Object.fromEntries(
     .split('\n')
     .map((l) => l.split(/=(.*)/s).slice(0, 2)),
 );
-const TICK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 const kafka = new kafkajs.Kafka({ clientId: 'bench', brokers: stack.KAFKA_BROKERS.split(','), logLevel: kafkajs.logLevel.NOTHING });
 const admin = kafka.admin();
 await admin.connect();
 const pool = new pg.Pool({ connectionString: stack.DATABASE_URL, max: 2 });
 const log = createLogger('silent');
 
-/** CPU seconds (user + system) the process has used so far. */
-function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICK; // utime, stime (fields 14, 15)
-}
 /** CPU seconds of the PostgreSQL backends serving the relay's pool, by pid (local server only). */
 async function backendCpu(names) {
   const { rows: r } = await pool.query('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [names.relayApplicationName]);
   const out = new Map();
   for (const { pid } of r) {
-    try {
-      out.set(pid, cpuSeconds(pid));
-    } catch {
-      // not on this machine, or gone
-    }
+    const cpu = cpuSeconds(pid); // undefined: not on this machine, or gone
+    if (cpu !== undefined) out.set(pid, cpu);
   }
   return out;
 }

@@ -2,16 +2,16 @@
 // 100 ms, so the numbers are the relay's and not the harness's.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { cpuSeconds } from '../lib/proc.mjs';
 import { ROOT } from './env.mjs';
 
-const TICK_US = 1e6 / 100; // USER_HZ is 100 on Linux
 
 /** utime+stime (µs) and VmRSS (MB) of a pid, or undefined once it is gone. */
 export function procSample(pid) {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const cpuUs = (Number(f[11]) + Number(f[12])) * TICK_US;
+    const cpu = cpuSeconds(pid);
+    if (cpu === undefined) return undefined;
+    const cpuUs = cpu * 1e6;
     const rss = /VmRSS:\s*(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return { t: Date.now(), cpuUs, rssMb: rss ? Number(rss[1]) / 1024 : 0 };
   } catch {
